@@ -1,0 +1,224 @@
+/* Discovery of strategies and scenarios from data files.
+ *
+ * The harness knows no strategy or scenario by name: strategies come from
+ * strategies/<dir>/strategy.json manifests and scenarios from scenarios/*.json.
+ * Files are validated on load so a typo fails the command with the file and
+ * field named, instead of failing a cell halfway through a run. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from './errors.js';
+import { NOT_BUILT_HINT } from './paths.js';
+
+/* Transports are the harness's business (it creates the addresses), so they
+ * are the one closed list here. */
+export const TRANSPORTS = ['tcp', 'unix'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+export interface StrategyVariant {
+  name: string;
+  mechanism: string;
+  /* argv relative to the repository root; the harness appends --protocol/--listen. */
+  command: string[];
+  args: string[];
+  protocols: string[];
+  transports: Transport[];
+  /* Manifest path relative to the root, for messages. */
+  manifest: string;
+  available: boolean;
+  unavailableReason?: string;
+}
+
+/* Workload parameters; each key becomes a load generator flag (--key). */
+export type Params = Record<string, number>;
+
+export interface Scenario {
+  name: string;
+  protocol: string;
+  driver: string;
+  summary: string;
+  operation: string;
+  verifies?: string;
+  defaults: Params;
+  quick: Params;
+  file: string;
+}
+
+export interface Catalog {
+  root: string;
+  strategies: StrategyVariant[];
+  scenarios: Scenario[];
+}
+
+/* Thrown for an invalid manifest or scenario file; a usage error because the
+ * user has to fix a file before anything can run. */
+export class CatalogError extends UsageError {
+  constructor(file: string, field: string, problem: string) {
+    super(`${file}: ${field} ${problem}`);
+    this.name = 'CatalogError';
+  }
+}
+
+const NAME_RE = /^[a-z0-9][a-z0-9._-]*$/;
+const PARAM_RE = /^[a-z][a-z0-9_]*$/;
+
+type Json = Record<string, unknown>;
+
+function readJsonFile(file: string, rel: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${rel}: cannot read: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${rel}: not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(obj: Json, key: string, file: string, field: string, optional = false): string | undefined {
+  const v = obj[key];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') throw new CatalogError(file, field, 'must be a non-empty string');
+  return v;
+}
+
+function strArray(obj: Json, key: string, file: string, field: string, allowEmpty: boolean): string[] {
+  const v = obj[key];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '') || (!allowEmpty && v.length === 0)) {
+    throw new CatalogError(file, field, `must be ${allowEmpty ? 'an' : 'a non-empty'} array of non-empty strings`);
+  }
+  return v as string[];
+}
+
+function params(v: unknown, file: string, field: string): Params {
+  if (!isObject(v)) throw new CatalogError(file, field, 'must be an object of parameter: positive integer');
+  const out: Params = {};
+  for (const [k, n] of Object.entries(v)) {
+    if (!PARAM_RE.test(k)) throw new CatalogError(file, `${field}.${k}`, 'is not a valid parameter name (lowercase letters, digits, _)');
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) {
+      throw new CatalogError(file, `${field}.${k}`, `must be a positive integer, got ${JSON.stringify(n)}`);
+    }
+    out[k] = n;
+  }
+  return out;
+}
+
+/* True when `cmd` names an executable: a path relative to root, or a bare
+ * program name found on PATH (e.g. "node" for a strategy written in JS). */
+export function findExecutable(cmd: string, root: string): string | null {
+  const candidates = cmd.includes('/')
+    ? [path.resolve(root, cmd)]
+    : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, cmd));
+  for (const c of candidates) {
+    try {
+      if (fs.statSync(c).isFile()) {
+        fs.accessSync(c, fs.constants.X_OK);
+        return c;
+      }
+    } catch {
+      // not there or not executable: try the next candidate
+    }
+  }
+  return null;
+}
+
+export function parseManifest(data: unknown, rel: string, root: string): StrategyVariant[] {
+  if (!isObject(data)) throw new CatalogError(rel, '(top level)', 'must be a JSON object with "variants"');
+  const variants = data.variants;
+  if (!Array.isArray(variants) || variants.length === 0) throw new CatalogError(rel, 'variants', 'must be a non-empty array');
+  return variants.map((v, i): StrategyVariant => {
+    const at = `variants[${i}]`;
+    if (!isObject(v)) throw new CatalogError(rel, at, 'must be an object');
+    const name = str(v, 'name', rel, `${at}.name`)!;
+    if (!NAME_RE.test(name)) throw new CatalogError(rel, `${at}.name`, `"${name}" must be lowercase letters, digits, ".", "_" or "-"`);
+    const command = strArray(v, 'command', rel, `${at}.command`, false);
+    const args = v.args === undefined ? [] : strArray(v, 'args', rel, `${at}.args`, true);
+    const protocols = strArray(v, 'protocols', rel, `${at}.protocols`, false);
+    const transports = strArray(v, 'transports', rel, `${at}.transports`, false);
+    for (const t of transports) {
+      if (!(TRANSPORTS as readonly string[]).includes(t)) {
+        throw new CatalogError(rel, `${at}.transports`, `contains "${t}"; known transports: ${TRANSPORTS.join(', ')}`);
+      }
+    }
+    const exe = findExecutable(command[0], root);
+    return {
+      name,
+      mechanism: str(v, 'mechanism', rel, `${at}.mechanism`)!,
+      command,
+      args,
+      protocols,
+      transports: transports as Transport[],
+      manifest: rel,
+      available: exe !== null,
+      unavailableReason: exe === null ? `${command[0]} missing or not executable (${NOT_BUILT_HINT})` : undefined,
+    };
+  });
+}
+
+export function loadStrategies(root: string): StrategyVariant[] {
+  const dir = path.join(root, 'strategies');
+  const out: StrategyVariant[] = [];
+  const seen = new Map<string, string>();
+  const entries = fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : [];
+  for (const e of entries.filter((d) => d.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+    const file = path.join(dir, e.name, 'strategy.json');
+    // Folders without a manifest (strategies/core, strategies/net) are shared code, not strategies.
+    if (!fs.existsSync(file)) continue;
+    const rel = path.relative(root, file);
+    for (const v of parseManifest(readJsonFile(file, rel), rel, root)) {
+      const other = seen.get(v.name);
+      if (other) throw new CatalogError(rel, 'variants', `repeat the variant name "${v.name}" already defined in ${other}`);
+      seen.set(v.name, rel);
+      out.push(v);
+    }
+  }
+  return out;
+}
+
+export function parseScenario(data: unknown, rel: string): Scenario {
+  if (!isObject(data)) throw new CatalogError(rel, '(top level)', 'must be a JSON object');
+  const name = str(data, 'name', rel, 'name')!;
+  const expected = path.basename(rel, '.json');
+  if (name !== expected) throw new CatalogError(rel, 'name', `"${name}" must match the file name ("${expected}")`);
+  const defaults = params(data.defaults, rel, 'defaults');
+  if (defaults.connections === undefined) throw new CatalogError(rel, 'defaults.connections', 'is required');
+  const quick = data.quick === undefined ? {} : params(data.quick, rel, 'quick');
+  const merged = { ...defaults, ...quick };
+  if (merged.active !== undefined && merged.active > merged.connections) {
+    throw new CatalogError(rel, 'active', `(${merged.active}) must not exceed connections (${merged.connections})`);
+  }
+  return {
+    name,
+    protocol: str(data, 'protocol', rel, 'protocol')!,
+    driver: str(data, 'driver', rel, 'driver')!,
+    summary: str(data, 'summary', rel, 'summary')!,
+    operation: str(data, 'operation', rel, 'operation')!,
+    verifies: str(data, 'verifies', rel, 'verifies', true),
+    defaults,
+    quick,
+    file: rel,
+  };
+}
+
+export function loadScenarios(root: string): Scenario[] {
+  const dir = path.join(root, 'scenarios');
+  if (!fs.existsSync(dir)) throw new UsageError(`no scenarios folder at ${dir}`);
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => {
+      const rel = path.join('scenarios', f);
+      return parseScenario(readJsonFile(path.join(dir, f), rel), rel);
+    });
+}
+
+export function loadCatalog(root: string): Catalog {
+  return { root, strategies: loadStrategies(root), scenarios: loadScenarios(root) };
+}

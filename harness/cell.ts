@@ -1,0 +1,193 @@
+/* One repetition of one cell, following the data path (DESIGN.md §3):
+ *
+ *   server "listening" -> load generator connects everything, "ready"
+ *   -> wait until the server has accepted every connection (accepts stay
+ *      outside the window) -> snapshot A -> "go" -> "result" -> snapshot B
+ *   -> both processes told to exit and ended; measured = B - A.
+ *
+ * Nothing here depends on which strategy or scenario runs: the server argv
+ * comes from the manifest and the load generator flags from the scenario. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CellPlan, loadgenArgs } from './plan.js';
+import { LOADGEN_COMMAND } from './paths.js';
+import { NativeProcess, Pinning, startProcess, ExitInfo } from './process.js';
+import { measure, parseResult, parseSnapshot, ServerSnapshot } from './metrics.js';
+import { Repetition } from './results.js';
+import { errorMessage } from './errors.js';
+
+export interface RepetitionContext {
+  root: string;
+  cell: CellPlan;
+  rep: number;
+  pinning: Pinning;
+  verifyChecksum: boolean;
+  /* Budget for the fixed work of one repetition (--timeout). */
+  timeoutS: number;
+  /* Run folder; stderr logs go to <runDir>/logs/. */
+  runDir: string;
+}
+
+/* Bounded waits for the phases outside the measured work. */
+const LISTEN_TIMEOUT_MS = 10_000;
+const READY_TIMEOUT_MS = 30_000;
+const ACCEPT_WAIT_MS = 15_000;
+const SNAPSHOT_TIMEOUT_MS = 5_000;
+const ACCEPT_POLL_MS = 20;
+/* The load generator enforces --timeout itself; the harness waits a little
+ * longer so the load generator's own failure report arrives first. */
+const RESULT_GRACE_MS = 5_000;
+/* sun_path is 108 bytes including the terminating NUL. */
+const UNIX_PATH_MAX = 107;
+
+export function serverArgv(cell: CellPlan, listen: string, verifyChecksum: boolean): string[] {
+  const v = cell.variant;
+  return [...v.command, ...v.args, '--protocol', cell.scenario.protocol, '--listen', listen, ...(verifyChecksum ? ['--verify-checksum'] : [])];
+}
+
+export function loadgenArgv(cell: CellPlan, address: string, timeoutS: number, verifyChecksum: boolean): string[] {
+  return [
+    LOADGEN_COMMAND,
+    '--connect',
+    address,
+    ...loadgenArgs(cell.scenario, cell.params),
+    '--timeout-ms',
+    String(Math.round(timeoutS * 1000)),
+    ...(verifyChecksum ? ['--verify-checksum'] : []),
+  ];
+}
+
+/* A fresh private (0700) folder for the socket, short enough for sun_path. */
+function makeSocketDir(): string {
+  let base = os.tmpdir();
+  if (path.join(base, 'muxbench-XXXXXX', 's.sock').length > UNIX_PATH_MAX) base = '/tmp';
+  const dir = fs.mkdtempSync(path.join(base, 'muxbench-'));
+  fs.chmodSync(dir, 0o700);
+  return dir;
+}
+
+export function logName(cell: CellPlan, rep: number, role: 'server' | 'loadgen'): string {
+  return path.join('logs', `${cell.variant.name}-${cell.scenario.name}-${cell.transport}-rep${rep}.${role}.log`);
+}
+
+async function snapshot(server: NativeProcess): Promise<ServerSnapshot> {
+  return parseSnapshot(await server.request({ cmd: 'snapshot' }, 'snapshot', SNAPSHOT_TIMEOUT_MS));
+}
+
+/* The load generator's "ready" means it has connected; the server may still
+ * have connections in its accept queue. Accepting them inside the window
+ * would charge accept cost to the workload, so wait until all are open. */
+async function waitForAccepts(server: NativeProcess, loadgen: NativeProcess, connections: number): Promise<void> {
+  const deadline = Date.now() + ACCEPT_WAIT_MS;
+  for (;;) {
+    if (loadgen.events.failed) throw loadgen.events.failed;
+    const s = await snapshot(server);
+    if (s.connections.open >= connections) return;
+    if (Date.now() > deadline) {
+      throw new Error(`server has ${s.connections.open} of ${connections} connections open after ${ACCEPT_WAIT_MS / 1000} s (accepted ${s.connections.accepted}, closed ${s.connections.closed})`);
+    }
+    await new Promise((r) => setTimeout(r, ACCEPT_POLL_MS));
+  }
+}
+
+/* Teardown trouble that does not invalidate the measurement: a program that
+ * ignored the exit command and had to be signalled by the harness. */
+function describeSignalled(p: NativeProcess): string | null {
+  const e = p.exit;
+  if (!e || e.signal === null || p.crashed) return null;
+  return `${p.label} did not exit on the exit command and was ended with ${e.signal}`;
+}
+
+function describeExit(e: ExitInfo): string {
+  return e.signal ? `was killed by ${e.signal}` : `exited with status ${e.code}`;
+}
+
+/* Rejects as soon as `p` ends: a server that crashes mid-window must fail the
+ * repetition now, not after the load generator's timeout. */
+function failOnExit(p: NativeProcess, what: string): Promise<never> {
+  return p.exited.then((e) => {
+    throw new Error(`${p.label} ${describeExit(e)} ${what}${p.lastStderr().length ? `\nlast stderr lines:\n  ${p.lastStderr().join('\n  ')}` : ''}`);
+  });
+}
+
+export async function runRepetition(ctx: RepetitionContext): Promise<Repetition> {
+  const { cell, rep, pinning } = ctx;
+  const started = process.hrtime.bigint();
+  const logs = { server: logName(cell, rep, 'server'), loadgen: logName(cell, rep, 'loadgen') };
+  fs.mkdirSync(path.join(ctx.runDir, 'logs'), { recursive: true });
+  const socketDir = cell.transport === 'unix' ? makeSocketDir() : null;
+  const listen = socketDir ? `unix:${path.join(socketDir, 's.sock')}` : 'tcp:127.0.0.1:0';
+  const procs: NativeProcess[] = [];
+  const out: Repetition = { rep, status: 'failed', wall_s: 0, logs };
+  const warnings: string[] = [];
+
+  try {
+    const server = startProcess({
+      label: `${cell.variant.name} server`,
+      argv: serverArgv(cell, listen, ctx.verifyChecksum),
+      cwd: ctx.root,
+      cpu: pinning.pinned ? pinning.server : null,
+      stderrLog: path.join(ctx.runDir, logs.server),
+    });
+    procs.push(server);
+    const listening = await server.waitFor('listening', LISTEN_TIMEOUT_MS);
+    if (typeof listening.address !== 'string' || !/^(tcp|unix):/.test(listening.address)) {
+      throw new Error(`${server.label}: "listening" event has no usable "address" (${JSON.stringify(listening.address)})`);
+    }
+
+    const loadgen = startProcess({
+      label: 'load generator',
+      argv: loadgenArgv(cell, listening.address, ctx.timeoutS, ctx.verifyChecksum),
+      cwd: ctx.root,
+      cpu: pinning.pinned ? pinning.loadgen : null,
+      stderrLog: path.join(ctx.runDir, logs.loadgen),
+    });
+    procs.push(loadgen);
+    const ready = await loadgen.waitFor('ready', READY_TIMEOUT_MS);
+    if (typeof ready.connections === 'number' && ready.connections !== cell.params.connections) {
+      throw new Error(`load generator is ready with ${ready.connections} connections, expected ${cell.params.connections}`);
+    }
+    await waitForAccepts(server, loadgen, cell.params.connections);
+
+    const a = await snapshot(server);
+    const resultEvent = loadgen.waitFor('result', ctx.timeoutS * 1000 + RESULT_GRACE_MS);
+    loadgen.send({ cmd: 'go' });
+    const serverGone = failOnExit(server, 'during the measured window');
+    // Whichever loses the race below settles later; nobody awaits it then.
+    serverGone.catch(() => {});
+    resultEvent.catch(() => {});
+    const result = parseResult(await Promise.race([resultEvent, serverGone]));
+    const b = await snapshot(server);
+
+    const m = measure(a, b, result);
+    out.metrics = m.metrics;
+    out.consistency = m.consistency;
+    out.client_bound = m.client_bound;
+    out.client_errors = result.errors;
+    if (typeof ready.connect_ns === 'number') out.connect_ns = ready.connect_ns;
+    if (m.problems.length) throw new Error(m.problems.join('; '));
+    out.status = 'ok';
+  } catch (err) {
+    out.status = 'failed';
+    out.error = errorMessage(err);
+  } finally {
+    // Teardown is part of every outcome: exit commands first, then signals.
+    await Promise.all(procs.map((p) => p.end()));
+    for (const p of procs) {
+      const problem = describeSignalled(p);
+      if (problem) warnings.push(problem);
+    }
+    if (socketDir) fs.rmSync(socketDir, { recursive: true, force: true });
+  }
+
+  // A crash at teardown is a bug of the program even when the window was fine.
+  const crashed = procs.filter((p) => p.crashed);
+  if (out.status === 'ok' && crashed.length) {
+    out.status = 'failed';
+    out.error = crashed.map((p) => `${p.label} ${describeExit(p.exit!)} at teardown`).join('; ') + ' (see the logs)';
+  }
+  if (warnings.length) out.warnings = warnings;
+  out.wall_s = Number(process.hrtime.bigint() - started) / 1e9;
+  return out;
+}

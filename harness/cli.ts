@@ -1,0 +1,277 @@
+#!/usr/bin/env node
+/* muxbench: the one command line of the workbench.
+ *
+ *   muxbench run     run the benchmark matrix and write results/<run-id>/results.json
+ *   muxbench list    show the strategies and scenarios found in the repository
+ *   muxbench serve   run one strategy's server for curl, wrk, ab or the load generator
+ *
+ * Exit codes (for CI): 0 every cell ok, 1 some cell failed, 2 usage or input
+ * error (bad flag, unknown name, invalid manifest, programs not built). */
+import fs from 'node:fs';
+import path from 'node:path';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { loadCatalog, findExecutable, TRANSPORTS, Catalog } from './catalog.js';
+import { errorMessage, EXIT_USAGE, UsageError } from './errors.js';
+import { LOADGEN_COMMAND, NOT_BUILT_HINT, repoRoot } from './paths.js';
+import { checkNames, planCells, splitList } from './plan.js';
+import { decidePinning, endAllProcesses, Pinning } from './process.js';
+import { runMatrix } from './run.js';
+import { serve } from './serve.js';
+import { renderTable } from './table.js';
+import { formatBytes, parseCount, parseSeconds, parseSize } from './units.js';
+import type { Params } from './catalog.js';
+
+const root = repoRoot();
+
+function packageVersion(): string {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/* Runs a command body; turns thrown errors into a message and an exit code. */
+async function guarded(body: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await body();
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`muxbench: ${err.message}\n`);
+      process.exitCode = EXIT_USAGE;
+    } else {
+      // The message says what failed; the stack is for debugging muxbench itself.
+      const detail = err instanceof Error && process.env.MUXBENCH_DEBUG ? (err.stack ?? err.message) : errorMessage(err);
+      process.stderr.write(`muxbench: ${detail}\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    // Whatever happened, no child outlives the command.
+    await endAllProcesses();
+  }
+}
+
+/* "0,1" -> [0, 1]; "none" -> null (pinning off). */
+export function parseCpus(text: string): [number, number] | null {
+  if (text.trim() === 'none') return null;
+  const m = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(text);
+  if (!m) throw new UsageError(`--cpus: "${text}" must be SERVER_CPU,LOADGEN_CPU (e.g. 0,1) or none`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+function describeParams(p: Params): string {
+  return Object.entries(p)
+    .map(([k, v]) => `${k}=${k === 'bytes' || k === 'chunk' ? formatBytes(v).replace(' ', '') : v}`)
+    .join(' ');
+}
+
+function listCommand(catalog: Catalog, json: boolean): number {
+  if (json) {
+    process.stdout.write(JSON.stringify({ strategies: catalog.strategies, scenarios: catalog.scenarios }, null, 2) + '\n');
+    return 0;
+  }
+  const strategyRows = catalog.strategies.map((v) => [
+    v.name,
+    v.mechanism,
+    v.protocols.join(','),
+    v.transports.join(','),
+    v.available ? 'yes' : `not built: run npm run build`,
+  ]);
+  const scenarioRows = catalog.scenarios.map((s) => [s.name, s.protocol, s.operation, describeParams(s.defaults)]);
+  const loadgenOk = findExecutable(LOADGEN_COMMAND, root) !== null;
+  const out = [
+    'Strategies (strategies/*/strategy.json):',
+    renderTable([{ header: 'name' }, { header: 'mechanism' }, { header: 'protocols' }, { header: 'transports' }, { header: 'available' }], strategyRows),
+    '',
+    `Load generator (${LOADGEN_COMMAND}): ${loadgenOk ? 'yes' : 'not built: run npm run build'}`,
+    '',
+    'Scenarios (scenarios/*.json):',
+    renderTable([{ header: 'name' }, { header: 'protocol' }, { header: 'operation' }, { header: 'defaults' }], scenarioRows),
+    '',
+    ...catalog.scenarios.map((s) => `${s.name}: ${s.summary}${Object.keys(s.quick).length ? ` (--quick: ${describeParams(s.quick)})` : ''}`),
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+  return 0;
+}
+
+interface RunArgs {
+  strategies?: string | string[];
+  scenarios?: string | string[];
+  transports?: string | string[];
+  connections?: number;
+  requests?: number;
+  bytes?: number;
+  chunk?: number;
+  repeat?: number;
+  quick: boolean;
+  out?: string;
+  verifyChecksum: boolean;
+  timeout: number;
+  cpus?: string;
+}
+
+async function runCommand(argv: RunArgs): Promise<number> {
+  const catalog = loadCatalog(root);
+  const overrides: Params = {};
+  for (const k of ['connections', 'requests', 'bytes', 'chunk'] as const) {
+    if (argv[k] !== undefined) overrides[k] = argv[k]!;
+  }
+  const strategies = splitList(argv.strategies);
+  const plan = planCells(catalog, {
+    strategies,
+    scenarios: splitList(argv.scenarios),
+    transports: splitList(argv.transports),
+    quick: argv.quick,
+    overrides,
+  });
+  // Nothing can run without the load generator, and nothing runs when no strategy is built.
+  if (!findExecutable(LOADGEN_COMMAND, root) || !catalog.strategies.some((v) => v.available)) {
+    throw new UsageError(NOT_BUILT_HINT);
+  }
+  if (plan.cells.length === 0) {
+    throw new UsageError('nothing to run: no selected strategy supports the selected scenarios and transports (see muxbench list)');
+  }
+  for (const k of plan.unusedOverrides) process.stderr.write(`note: --${k} is not a parameter of any selected scenario; ignored\n`);
+
+  // Pin by default when possible; an explicit --cpus that cannot be honoured is an error.
+  const requested = parseCpus(argv.cpus ?? '0,1');
+  const pinning: Pinning = decidePinning(requested);
+  if (!pinning.pinned && argv.cpus !== undefined && requested !== null) throw new UsageError(`--cpus ${argv.cpus}: ${pinning.reason}`);
+  if (pinning.pinned && pinning.server === pinning.loadgen) process.stderr.write('note: server and load generator share one CPU\n');
+
+  const repeat = argv.repeat ?? (argv.quick ? 1 : 3);
+  return runMatrix({
+    root,
+    plan,
+    pinning,
+    outDir: argv.out ? path.resolve(argv.out) : null,
+    options: {
+      strategies: strategies ?? null,
+      scenarios: splitList(argv.scenarios) ?? null,
+      transports: splitList(argv.transports) ?? [...TRANSPORTS],
+      overrides,
+      repeat,
+      quick: argv.quick,
+      verify_checksum: argv.verifyChecksum,
+      timeout_s: argv.timeout,
+      cpus: argv.cpus ?? '0,1',
+    },
+  });
+}
+
+/* yargs `coerce` helpers: errors become usage errors with the flag named. */
+const size = (flag: string) => (v: unknown) => (v === undefined ? undefined : parseSize(String(v), `--${flag}`));
+const count = (flag: string) => (v: unknown) => (v === undefined ? undefined : parseCount(String(v), `--${flag}`));
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName('muxbench')
+  .usage('$0 <command> [options]\n\nBenchmark I/O multiplexing strategies on identical peer-to-peer and HTTP workloads.')
+  .epilog(
+    [
+      'Examples:',
+      '  muxbench list',
+      '  muxbench run --quick',
+      '  muxbench run --strategies epoll --scenarios peer-ping --transports unix',
+      '  muxbench serve epoll --protocol http',
+      '',
+      'Exit status: 0 all cells ok, 1 some cell failed, 2 usage error or programs not built.',
+    ].join('\n'),
+  )
+  .command(
+    'run',
+    'Run the benchmark matrix (strategies x scenarios x transports) and write results.json',
+    (y) =>
+      y
+        .usage(
+          '$0 run [options]\n\nStarts each strategy\'s server and the load generator on loopback, measures the fixed work of each scenario ' +
+            'between two counter snapshots, repeats, and writes results/<run-id>/results.json (results/latest points at it).\n' +
+            'Sizes take binary suffixes (512K, 64M, 1G = 1GiB); counts take decimal ones (20k, 1M).',
+        )
+        .option('strategies', { type: 'string', describe: 'Comma list of strategy variants (default: all that are built)' })
+        .option('scenarios', { type: 'string', describe: 'Comma list of scenarios (default: all)' })
+        .option('transports', { type: 'string', describe: `Comma list of transports: ${TRANSPORTS.join(',')} (default: both)` })
+        .option('connections', { type: 'string', describe: "Connections per cell (overrides the scenario's value)", coerce: count('connections') })
+        .option('requests', { type: 'string', describe: 'Requests/round trips in total, e.g. 200k', coerce: count('requests') })
+        .option('bytes', { type: 'string', describe: 'Bytes to transfer in bulk scenarios, e.g. 1G, 64M', coerce: size('bytes') })
+        .option('chunk', { type: 'string', describe: 'Piece size in bulk scenarios, e.g. 64K', coerce: size('chunk') })
+        .option('repeat', { type: 'string', describe: 'Repetitions per cell (default 3, or 1 with --quick)', coerce: count('repeat') })
+        .option('quick', { type: 'boolean', default: false, describe: 'Small workloads (each scenario\'s "quick" values) for a fast check' })
+        .option('out', { type: 'string', describe: 'Output folder (default results/<run-id>; results/latest follows runs under results/)' })
+        .option('verify-checksum', { type: 'boolean', default: false, describe: 'Peer protocol: verify SHA256d of every payload (models a node\'s CPU cost)' })
+        .option('timeout', { type: 'string', default: '120', describe: 'Seconds allowed for the work of one repetition', coerce: (v: unknown) => parseSeconds(String(v), '--timeout') })
+        .option('cpus', { type: 'string', describe: 'SERVER_CPU,LOADGEN_CPU for taskset pinning, or none (default 0,1 when the machine has 2+ CPUs)' })
+        // Examples in the epilog rather than .example(): yargs wraps example
+        // commands mid-way, and these should stay copy-pasteable.
+        .epilog(
+          [
+            'Examples:',
+            '  muxbench run --quick',
+            '      every built strategy and scenario, small workloads, one repetition',
+            '  muxbench run --strategies epoll --scenarios peer-ping --transports unix',
+            '      one strategy, one scenario, unix sockets only',
+            '  muxbench run --scenarios peer-block --bytes 256M --chunk 64K --repeat 5',
+            '      a bulk transfer of a chosen size, five repetitions',
+            '',
+            'Exit status: 0 all cells ok, 1 some cell failed, 2 usage error or programs not built.',
+          ].join('\n'),
+        ),
+    (argv) => guarded(() => runCommand(argv as unknown as RunArgs)),
+  )
+  .command(
+    'list',
+    'List the strategies (and whether they are built) and the scenarios',
+    (y) => y.option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' }),
+    (argv) => guarded(async () => listCommand(loadCatalog(root), argv.json)),
+  )
+  .command(
+    'serve <strategy>',
+    "Run one strategy's server in the foreground for curl, wrk, ab or the load generator",
+    (y) =>
+      y
+        .positional('strategy', { type: 'string', demandOption: true, describe: 'Strategy variant (see muxbench list)' })
+        .option('protocol', { type: 'string', describe: "peer or http (default: the strategy's first protocol)" })
+        .option('listen', { type: 'string', default: 'tcp:127.0.0.1:0', describe: 'tcp:127.0.0.1:PORT (0 = kernel picks) or unix:PATH' })
+        .option('snapshot-every', { type: 'string', describe: 'Print server counters every SECONDS', coerce: (v: unknown) => (v === undefined ? undefined : parseSeconds(String(v), '--snapshot-every')) })
+        .option('verify-checksum', { type: 'boolean', default: false, describe: 'Peer protocol: verify SHA256d of received payloads' })
+        .epilog(
+          [
+            'Examples:',
+            '  muxbench serve epoll --protocol http',
+            '      HTTP on a kernel-chosen TCP port; prints curl, wrk and ab commands for it',
+            '  muxbench serve epoll --protocol peer --listen unix:/tmp/mux.sock --snapshot-every 1',
+            '      the peer protocol on a unix socket, with server counters every second',
+          ].join('\n'),
+        ),
+    (argv) =>
+      guarded(async () => {
+        const catalog = loadCatalog(root);
+        const name = String(argv.strategy);
+        checkNames([name], catalog.strategies.map((v) => v.name), 'strategy');
+        const variant = catalog.strategies.find((v) => v.name === name)!;
+        return serve({
+          root,
+          variant,
+          protocol: argv.protocol ?? variant.protocols[0],
+          listen: argv.listen,
+          snapshotEveryS: (argv.snapshotEvery as number | undefined) ?? null,
+          verifyChecksum: argv.verifyChecksum,
+          scenarios: catalog.scenarios,
+        });
+      }),
+  )
+  .demandCommand(1, 'Choose a command: run, list or serve')
+  .strict()
+  .recommendCommands()
+  .alias('h', 'help')
+  .version(packageVersion())
+  .wrap(Math.min(120, process.stdout.columns || 100))
+  .fail((msg, err, y) => {
+    // Usage problems exit 2 with the message and the relevant help hint.
+    const text = msg || (err ? errorMessage(err) : 'invalid usage');
+    process.stderr.write(`muxbench: ${text}\nRun "muxbench --help" or "muxbench <command> --help" for usage.\n`);
+    void y;
+    process.exit(EXIT_USAGE);
+  });
+
+await cli.parseAsync();

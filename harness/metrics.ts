@@ -1,0 +1,244 @@
+/* From two server snapshots around the measured window and the load
+ * generator's result to the metrics of one repetition (DESIGN.md §7).
+ *
+ * The events are checked field by field when read: a native program that
+ * drifts from docs/control-channel.md should fail a cell with the field named,
+ * not produce NaN in a report. */
+import { ChannelEvent } from './jsonlines.js';
+import { latencyFromBuckets, LatencyUs } from './stats.js';
+
+export interface SyscallCounter {
+  calls: number;
+  bytes: number;
+  eagain: number;
+  errors: number;
+}
+
+export interface ServerSnapshot {
+  t_ns: number;
+  syscalls: Record<string, SyscallCounter>;
+  wakeups: number;
+  events: number;
+  connections: { accepted: number; closed: number; open: number };
+  protocol: { messages_in: number; messages_out: number; payload_bytes_out: number; protocol_errors: number };
+  rusage: { utime_us: number; stime_us: number; nvcsw: number; nivcsw: number; maxrss_kb: number };
+  rss_kb: number;
+}
+
+export interface LoadgenResult {
+  ok: boolean;
+  ops: number;
+  bytes_sent: number;
+  bytes_received: number;
+  payload_bytes: number;
+  verified_pieces: number;
+  elapsed_ns: number;
+  latency: { unit: string; count: number; buckets: [number, number][] };
+  cpu: { utime_us: number; stime_us: number };
+  errors: string[];
+}
+
+export class ProtocolMismatch extends Error {
+  constructor(what: string, field: string, problem: string) {
+    super(`${what}: field ${field} ${problem} (see docs/control-channel.md)`);
+    this.name = 'ProtocolMismatch';
+  }
+}
+
+function num(obj: Record<string, unknown>, key: string, what: string, at: string): number {
+  const v = obj[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ProtocolMismatch(what, `${at}${key}`, `is ${v === undefined ? 'missing' : `not a number (${JSON.stringify(v)})`}`);
+  return v;
+}
+
+function obj(parent: Record<string, unknown>, key: string, what: string, at = ''): Record<string, unknown> {
+  const v = parent[key];
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ProtocolMismatch(what, `${at}${key}`, 'is missing or not an object');
+  return v as Record<string, unknown>;
+}
+
+function nums<K extends string>(o: Record<string, unknown>, keys: readonly K[], what: string, at: string): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const k of keys) out[k] = num(o, k, what, at);
+  return out;
+}
+
+export function parseSnapshot(e: ChannelEvent, what = 'server snapshot'): ServerSnapshot {
+  const sc = obj(e, 'syscalls', what);
+  const syscalls: Record<string, SyscallCounter> = {};
+  for (const kind of Object.keys(sc)) {
+    syscalls[kind] = nums(obj(sc, kind, what, 'syscalls.'), ['calls', 'bytes', 'eagain', 'errors'] as const, what, `syscalls.${kind}.`);
+  }
+  return {
+    t_ns: num(e, 't_ns', what, ''),
+    syscalls,
+    wakeups: num(e, 'wakeups', what, ''),
+    events: num(e, 'events', what, ''),
+    connections: nums(obj(e, 'connections', what), ['accepted', 'closed', 'open'] as const, what, 'connections.'),
+    protocol: nums(obj(e, 'protocol', what), ['messages_in', 'messages_out', 'payload_bytes_out', 'protocol_errors'] as const, what, 'protocol.'),
+    rusage: nums(obj(e, 'rusage', what), ['utime_us', 'stime_us', 'nvcsw', 'nivcsw', 'maxrss_kb'] as const, what, 'rusage.'),
+    rss_kb: num(e, 'rss_kb', what, ''),
+  };
+}
+
+export function parseResult(e: ChannelEvent, what = 'load generator result'): LoadgenResult {
+  if (typeof e.ok !== 'boolean') throw new ProtocolMismatch(what, 'ok', 'is missing or not a boolean');
+  const lat = obj(e, 'latency', what);
+  if (lat.unit !== 'ns') throw new ProtocolMismatch(what, 'latency.unit', `is ${JSON.stringify(lat.unit)}, expected "ns"`);
+  const buckets = lat.buckets;
+  if (!Array.isArray(buckets) || !buckets.every((b) => Array.isArray(b) && b.length === 2 && b.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0))) {
+    throw new ProtocolMismatch(what, 'latency.buckets', 'must be an array of [value_ns, count] pairs');
+  }
+  const errors = e.errors === undefined ? [] : e.errors;
+  if (!Array.isArray(errors)) throw new ProtocolMismatch(what, 'errors', 'must be an array');
+  return {
+    ok: e.ok,
+    ...nums(e, ['ops', 'bytes_sent', 'bytes_received', 'payload_bytes', 'verified_pieces', 'elapsed_ns'] as const, what, ''),
+    latency: { unit: 'ns', count: num(lat, 'count', what, 'latency.'), buckets: buckets as [number, number][] },
+    cpu: nums(obj(e, 'cpu', what), ['utime_us', 'stime_us'] as const, what, 'cpu.'),
+    errors: errors.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))),
+  };
+}
+
+/* Syscall kinds that move data in or out, by name, so a strategy may add
+ * kinds (recvmsg, sendmsg, ...) without a harness change. */
+export const isReadKind = (kind: string) => /^(read|recv)/.test(kind);
+export const isWriteKind = (kind: string) => /^(write|send)/.test(kind);
+
+export interface SyscallMetrics {
+  calls: number;
+  calls_per_op: number;
+  eagain: number;
+  errors: number;
+  bytes?: number;
+  bytes_per_call?: number;
+}
+
+export interface RepetitionMetrics {
+  elapsed_ns: number;
+  /* Server clock between the two snapshots; includes the go/result round trips. */
+  window_ns: number;
+  ops: number;
+  bytes: { sent: number; received: number; payload: number };
+  throughput: { ops_per_s: number; payload_bytes_per_s: number };
+  latency_us: LatencyUs | null;
+  server: {
+    cpu_user_us: number;
+    cpu_sys_us: number;
+    cpu_us_per_op: number;
+    syscalls_per_op: number;
+    syscalls: Record<string, SyscallMetrics>;
+    wakeups: number;
+    wakeups_per_op: number;
+    events_per_wakeup: number;
+    voluntary_context_switches: number;
+    involuntary_context_switches: number;
+    rss_kb: number;
+    maxrss_kb: number;
+    messages_in: number;
+    messages_out: number;
+    protocol_errors: number;
+  };
+  client: { cpu_user_us: number; cpu_sys_us: number; cpu_percent: number; verified_pieces: number };
+}
+
+export interface Consistency {
+  server_read_bytes: number;
+  client_bytes_sent: number;
+  server_written_bytes: number;
+  client_bytes_received: number;
+  ok: boolean;
+}
+
+export interface Measurement {
+  metrics: RepetitionMetrics;
+  consistency: Consistency;
+  client_bound: boolean;
+  /* Reasons the repetition is not valid (empty when it is). */
+  problems: string[];
+}
+
+/* A client using this share of one CPU during the window is the bottleneck. */
+export const CLIENT_BOUND_PERCENT = 90;
+
+const per = (a: number, b: number) => (b > 0 ? a / b : 0);
+
+export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult): Measurement {
+  const ops = r.ops;
+  const syscalls: Record<string, SyscallMetrics> = {};
+  let totalCalls = 0;
+  let readBytes = 0;
+  let writtenBytes = 0;
+  for (const kind of Object.keys(b.syscalls)) {
+    const before = a.syscalls[kind] ?? { calls: 0, bytes: 0, eagain: 0, errors: 0 };
+    const after = b.syscalls[kind];
+    const calls = after.calls - before.calls;
+    const bytes = after.bytes - before.bytes;
+    totalCalls += calls;
+    const m: SyscallMetrics = { calls, calls_per_op: per(calls, ops), eagain: after.eagain - before.eagain, errors: after.errors - before.errors };
+    if (isReadKind(kind) || isWriteKind(kind)) {
+      m.bytes = bytes;
+      m.bytes_per_call = per(bytes, calls);
+      if (isReadKind(kind)) readBytes += bytes;
+      else writtenBytes += bytes;
+    }
+    // Kinds never called in the window are noise in the results.
+    if (calls > 0 || m.errors > 0) syscalls[kind] = m;
+  }
+  const utime = b.rusage.utime_us - a.rusage.utime_us;
+  const stime = b.rusage.stime_us - a.rusage.stime_us;
+  const wakeups = b.wakeups - a.wakeups;
+  const seconds = r.elapsed_ns / 1e9;
+  const clientCpuPercent = per((r.cpu.utime_us + r.cpu.stime_us) * 1000, r.elapsed_ns) * 100;
+
+  const metrics: RepetitionMetrics = {
+    elapsed_ns: r.elapsed_ns,
+    window_ns: b.t_ns - a.t_ns,
+    ops,
+    bytes: { sent: r.bytes_sent, received: r.bytes_received, payload: r.payload_bytes },
+    throughput: { ops_per_s: per(ops, seconds), payload_bytes_per_s: per(r.payload_bytes, seconds) },
+    latency_us: latencyFromBuckets(r.latency.buckets),
+    server: {
+      cpu_user_us: utime,
+      cpu_sys_us: stime,
+      cpu_us_per_op: per(utime + stime, ops),
+      syscalls_per_op: per(totalCalls, ops),
+      syscalls,
+      wakeups,
+      wakeups_per_op: per(wakeups, ops),
+      events_per_wakeup: per(b.events - a.events, wakeups),
+      voluntary_context_switches: b.rusage.nvcsw - a.rusage.nvcsw,
+      involuntary_context_switches: b.rusage.nivcsw - a.rusage.nivcsw,
+      rss_kb: b.rss_kb,
+      maxrss_kb: b.rusage.maxrss_kb,
+      messages_in: b.protocol.messages_in - a.protocol.messages_in,
+      messages_out: b.protocol.messages_out - a.protocol.messages_out,
+      protocol_errors: b.protocol.protocol_errors - a.protocol.protocol_errors,
+    },
+    client: { cpu_user_us: r.cpu.utime_us, cpu_sys_us: r.cpu.stime_us, cpu_percent: clientCpuPercent, verified_pieces: r.verified_pieces },
+  };
+
+  // What the client sent is exactly what the server read in the window, and
+  // the other way round: anything else means lost, duplicated or uncounted I/O.
+  const consistency: Consistency = {
+    server_read_bytes: readBytes,
+    client_bytes_sent: r.bytes_sent,
+    server_written_bytes: writtenBytes,
+    client_bytes_received: r.bytes_received,
+    ok: readBytes === r.bytes_sent && writtenBytes === r.bytes_received,
+  };
+
+  const problems: string[] = [];
+  if (!r.ok) {
+    // A failed run leaves bytes in flight, so the byte counts cannot match;
+    // the load generator's reason is the one worth reading.
+    problems.push(`load generator reported failure: ${r.errors.join('; ') || '(no reason given)'}`);
+  } else {
+    if (readBytes !== r.bytes_sent) problems.push(`server read ${readBytes} bytes in the window but the client sent ${r.bytes_sent}`);
+    if (writtenBytes !== r.bytes_received) problems.push(`server wrote ${writtenBytes} bytes in the window but the client received ${r.bytes_received}`);
+  }
+  if (metrics.server.protocol_errors > 0) problems.push(`server counted ${metrics.server.protocol_errors} protocol errors`);
+  if (ops <= 0 && r.ok) problems.push('load generator reported 0 operations');
+
+  return { metrics, consistency, client_bound: clientCpuPercent >= CLIENT_BOUND_PERCENT, problems };
+}

@@ -1,0 +1,122 @@
+/* The results.json file: a versioned schema that reports and comparisons read.
+ * It is rewritten after every cell (atomically: temp file in the same folder,
+ * then rename) so an interrupted run still leaves a complete, valid file. */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { Params } from './catalog.js';
+import type { Consistency, RepetitionMetrics } from './metrics.js';
+import type { Spread } from './stats.js';
+import type { Environment } from './environment.js';
+
+export const RESULTS_SCHEMA = 'muxbench-results';
+export const RESULTS_VERSION = 1;
+
+export interface Repetition {
+  rep: number;
+  status: 'ok' | 'failed';
+  error?: string;
+  /* Wall time of the whole repetition as the harness saw it (start to teardown). */
+  wall_s: number;
+  metrics?: RepetitionMetrics;
+  consistency?: Consistency;
+  client_bound?: boolean;
+  client_errors?: string[];
+  /* Time the load generator took to open every connection (outside the window). */
+  connect_ns?: number;
+  /* Teardown trouble that did not invalidate the measurement. */
+  warnings?: string[];
+  /* Server and load generator stderr, relative to the run folder. */
+  logs: { server: string; loadgen: string };
+}
+
+export interface CellResult {
+  id: string;
+  strategy: string;
+  mechanism: string;
+  scenario: string;
+  protocol: string;
+  transport: string;
+  params: Params;
+  server_argv: string[];
+  loadgen_argv: string[];
+  /* CPUs of the server and the load generator, or null when unpinned (with the reason). */
+  cpus: { server: number; loadgen: number } | null;
+  pinning: string;
+  status: 'ok' | 'failed' | 'pending';
+  error?: string;
+  client_bound: boolean;
+  repetitions: Repetition[];
+  /* median/min/max over the ok repetitions, by dotted metric path. */
+  summary: Record<string, Spread>;
+}
+
+export interface RunOptions {
+  strategies: string[] | null;
+  scenarios: string[] | null;
+  transports: string[];
+  overrides: Params;
+  repeat: number;
+  quick: boolean;
+  verify_checksum: boolean;
+  timeout_s: number;
+  cpus: string;
+}
+
+export interface ResultsFile {
+  schema: typeof RESULTS_SCHEMA;
+  version: typeof RESULTS_VERSION;
+  run_id: string;
+  status: 'running' | 'finished' | 'interrupted';
+  started: string;
+  finished: string | null;
+  command_line: string[];
+  options: RunOptions;
+  environment: Environment;
+  /* Strategies not run because their program is missing. */
+  unavailable: { strategy: string; reason: string }[];
+  cells: CellResult[];
+}
+
+/* Sortable and readable: 2026-11-25T12-41-03Z-1a2b (the suffix keeps two runs
+ * started in the same second apart). */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  return `${stamp}-${crypto.randomBytes(2).toString('hex')}`;
+}
+
+export function writeJsonAtomic(file: string, data: unknown): void {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, JSON.stringify(data, null, 2) + '\n');
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+/* results/latest -> the run folder, as a relative link so the results
+ * folder can be moved or archived as a whole. */
+export function pointLatestAt(resultsDir: string, runDir: string): void {
+  const link = path.join(resultsDir, 'latest');
+  const target = path.relative(resultsDir, runDir);
+  fs.mkdirSync(resultsDir, { recursive: true });
+  // Replace via a temporary link and rename, so "latest" never disappears.
+  const tmp = path.join(resultsDir, `.latest.${process.pid}`);
+  fs.rmSync(tmp, { force: true });
+  fs.symlinkSync(target, tmp);
+  fs.renameSync(tmp, link);
+}
+
+/* Minimal check for readers (reports, compare): the schema and version tell
+ * them whether they can read the file at all. */
+export function readResults(file: string): ResultsFile {
+  const data = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<ResultsFile>;
+  if (data.schema !== RESULTS_SCHEMA) throw new Error(`${file}: not a muxbench results file (schema ${JSON.stringify(data.schema)})`);
+  if (data.version !== RESULTS_VERSION) throw new Error(`${file}: results version ${data.version} is not supported (expected ${RESULTS_VERSION})`);
+  if (!Array.isArray(data.cells)) throw new Error(`${file}: "cells" is missing`);
+  return data as ResultsFile;
+}

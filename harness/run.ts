@@ -1,0 +1,179 @@
+/* The `run` command after its flags are parsed: run every planned cell
+ * `repeat` times, aggregate, write results.json after each cell and print a
+ * summary. A failing cell is recorded with its reason and the run goes on. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { runRepetition } from './cell.js';
+import { CellPlan, Plan } from './plan.js';
+import { endAllProcesses, installCleanupHandlers, Pinning } from './process.js';
+import { CellResult, newRunId, pointLatestAt, ResultsFile, RunOptions, writeJsonAtomic, RESULTS_SCHEMA, RESULTS_VERSION } from './results.js';
+import { summarize } from './stats.js';
+import { probeEnvironment } from './environment.js';
+import { renderTable } from './table.js';
+import { formatCount, formatMiBps, formatMicros, formatSeconds } from './units.js';
+import { loadgenArgv, serverArgv } from './cell.js';
+import { EXIT_CELL_FAILED, EXIT_INTERRUPTED, EXIT_OK } from './errors.js';
+
+export interface RunRequest {
+  root: string;
+  plan: Plan;
+  options: RunOptions;
+  pinning: Pinning;
+  /* --out, or null for results/<run-id>. */
+  outDir: string | null;
+  log?: (line: string) => void;
+}
+
+function cellRecord(cell: CellPlan, pinning: Pinning, verify: boolean, timeoutS: number): CellResult {
+  const listen = cell.transport === 'unix' ? 'unix:<temp dir>/s.sock' : 'tcp:127.0.0.1:0';
+  return {
+    id: cell.id,
+    strategy: cell.variant.name,
+    mechanism: cell.variant.mechanism,
+    scenario: cell.scenario.name,
+    protocol: cell.scenario.protocol,
+    transport: cell.transport,
+    params: cell.params,
+    server_argv: serverArgv(cell, listen, verify),
+    loadgen_argv: loadgenArgv(cell, '<server address>', timeoutS, verify),
+    cpus: pinning.pinned ? { server: pinning.server, loadgen: pinning.loadgen } : null,
+    pinning: pinning.pinned ? `taskset: server on CPU ${pinning.server}, load generator on CPU ${pinning.loadgen}` : `unpinned: ${pinning.reason}`,
+    status: 'pending',
+    client_bound: false,
+    repetitions: [],
+    summary: {},
+  };
+}
+
+function progressLine(m: CellResult['repetitions'][number]): string {
+  if (m.status !== 'ok' || !m.metrics) return `${formatSeconds(m.wall_s)}  FAILED: ${(m.error ?? '').split('\n')[0]}`;
+  const t = m.metrics.throughput;
+  const parts = [formatSeconds(m.metrics.elapsed_ns / 1e9), `${formatCount(t.ops_per_s)} ops/s`];
+  if (t.payload_bytes_per_s > 0) parts.push(formatMiBps(t.payload_bytes_per_s));
+  if (m.metrics.latency_us) parts.push(`p99 ${formatMicros(m.metrics.latency_us.p99)}`);
+  if (m.client_bound) parts.push('client-bound');
+  return parts.join('  ');
+}
+
+export function summaryTable(cells: CellResult[]): string {
+  const med = (c: CellResult, k: string) => c.summary[k]?.median;
+  const rows = cells.map((c) => [
+    c.scenario,
+    c.transport,
+    c.strategy,
+    c.status === 'ok' ? formatCount(med(c, 'throughput.ops_per_s')) : c.status,
+    c.status === 'ok' && (med(c, 'throughput.payload_bytes_per_s') ?? 0) > 0 ? formatMiBps(med(c, 'throughput.payload_bytes_per_s')).replace(' MiB/s', '') : '-',
+    c.status === 'ok' ? (med(c, 'latency_us.p99')?.toFixed(1) ?? '-') : '-',
+    c.status === 'ok' ? (med(c, 'server.cpu_us_per_op')?.toFixed(2) ?? '-') : '-',
+    c.status === 'ok' ? (med(c, 'server.syscalls_per_op')?.toFixed(2) ?? '-') : '-',
+    c.client_bound ? 'yes' : '',
+  ]);
+  return renderTable(
+    [
+      { header: 'scenario' },
+      { header: 'transport' },
+      { header: 'strategy' },
+      { header: 'ops/s', align: 'right' },
+      { header: 'MiB/s', align: 'right' },
+      { header: 'p99 µs', align: 'right' },
+      { header: 'CPU µs/op', align: 'right' },
+      { header: 'syscalls/op', align: 'right' },
+      { header: 'client-bound' },
+    ],
+    rows,
+  );
+}
+
+export async function runMatrix(req: RunRequest): Promise<number> {
+  const log = req.log ?? ((line: string) => process.stdout.write(line + '\n'));
+  const { plan, options, pinning, root } = req;
+  const runId = newRunId();
+  const resultsDir = path.join(root, 'results');
+  const runDir = path.resolve(req.outDir ?? path.join(resultsDir, runId));
+  fs.mkdirSync(runDir, { recursive: true });
+  // results/latest follows runs kept in results/; a run sent elsewhere with
+  // --out (a CI artifact folder, a test's temp folder) leaves it alone, so it
+  // never points at a folder that is about to disappear.
+  if (!path.relative(resultsDir, runDir).startsWith('..')) {
+    try {
+      pointLatestAt(resultsDir, runDir);
+    } catch (err) {
+      log(`note: could not update results/latest: ${(err as Error).message}`);
+    }
+  }
+  const resultsFile = path.join(runDir, 'results.json');
+
+  const results: ResultsFile = {
+    schema: RESULTS_SCHEMA,
+    version: RESULTS_VERSION,
+    run_id: runId,
+    status: 'running',
+    started: new Date().toISOString(),
+    finished: null,
+    command_line: [...process.argv],
+    options,
+    environment: probeEnvironment(root),
+    unavailable: plan.unavailable,
+    cells: plan.cells.map((c) => cellRecord(c, pinning, options.verify_checksum, options.timeout_s)),
+  };
+  const save = () => writeJsonAtomic(resultsFile, results);
+  save();
+
+  // Set by the signal handler; checked between repetitions.
+  const stop: { signal: NodeJS.Signals | null } = { signal: null };
+  installCleanupHandlers((sig) => {
+    stop.signal = sig;
+    log(`\n${sig}: ending the running programs (again to force)…`);
+    void endAllProcesses();
+  });
+
+  log(`muxbench run ${runId}: ${plan.cells.length} cells x ${options.repeat} repetitions -> ${path.relative(process.cwd(), runDir) || '.'}`);
+  for (const u of plan.unavailable) log(`skipped ${u.strategy}: ${u.reason}`);
+  if (!pinning.pinned) log(`CPU pinning off: ${pinning.reason}`);
+
+  const total = plan.cells.length;
+  for (const [i, cell] of plan.cells.entries()) {
+    if (stop.signal) break;
+    const record = results.cells[i];
+    for (let rep = 1; rep <= options.repeat; rep++) {
+      const head = `[${i + 1}/${total}] ${cell.variant.name} ${cell.scenario.name} ${cell.transport} rep ${rep}/${options.repeat} …`;
+      const tty = process.stdout.isTTY && !req.log;
+      if (tty) process.stdout.write(head + ' ');
+      const r = await runRepetition({
+        root,
+        cell,
+        rep,
+        pinning,
+        verifyChecksum: options.verify_checksum,
+        timeoutS: options.timeout_s,
+        runDir,
+      });
+      if (stop.signal && r.status === 'failed') r.error = `interrupted by ${stop.signal}`;
+      record.repetitions.push(r);
+      if (tty) process.stdout.write(progressLine(r) + '\n');
+      else log(`${head} ${progressLine(r)}`);
+      // Later repetitions of a failing cell would fail the same way, or hang the same way.
+      if (r.status === 'failed' || stop.signal) break;
+    }
+    const ok = record.repetitions.filter((r) => r.status === 'ok');
+    const failed = record.repetitions.find((r) => r.status === 'failed');
+    record.status = failed ? 'failed' : 'ok';
+    if (failed) record.error = `rep ${failed.rep}: ${failed.error}`;
+    record.client_bound = ok.some((r) => r.client_bound);
+    record.summary = summarize(ok.map((r) => r.metrics!));
+    save();
+  }
+
+  results.status = stop.signal ? 'interrupted' : 'finished';
+  results.finished = new Date().toISOString();
+  save();
+
+  const done = results.cells.filter((c) => c.status !== 'pending');
+  if (done.length) log('\n' + summaryTable(done));
+  const failures = done.filter((c) => c.status === 'failed');
+  for (const c of failures) log(`\nFAILED ${c.id}: ${c.error}`);
+  if (done.some((c) => c.client_bound)) log('\nclient-bound: the load generator used ≥ 90% of its CPU; the server may be faster than measured.');
+  log(`\nresults: ${resultsFile}`);
+  if (stop.signal) return EXIT_INTERRUPTED;
+  return failures.length ? EXIT_CELL_FAILED : EXIT_OK;
+}

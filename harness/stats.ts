@@ -1,0 +1,83 @@
+/* Statistics: latency percentiles from the load generator's histogram
+ * buckets, and median/min/max of every metric over a cell's repetitions. */
+import { build } from 'hdr-histogram-js';
+
+export interface LatencyUs {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p99_9: number;
+  max: number;
+}
+
+/* Merges [value_ns, count] buckets into an HDR histogram (3 significant
+ * digits, the resolution the buckets are reported at) and reads the
+ * percentiles in microseconds. Returns null when nothing was recorded (a
+ * bulk transfer may report no per-operation latency). */
+export function latencyFromBuckets(buckets: ReadonlyArray<readonly [number, number]>): LatencyUs | null {
+  const h = build({ bitBucketSize: 64, numberOfSignificantValueDigits: 3, autoResize: true });
+  try {
+    for (const [value, count] of buckets) {
+      if (count > 0) h.recordValueWithCount(Math.max(0, Math.round(value)), count);
+    }
+    if (h.totalCount === 0) return null;
+    const us = (ns: number) => ns / 1000;
+    return {
+      count: h.totalCount,
+      p50: us(h.getValueAtPercentile(50)),
+      p90: us(h.getValueAtPercentile(90)),
+      p99: us(h.getValueAtPercentile(99)),
+      p99_9: us(h.getValueAtPercentile(99.9)),
+      max: us(h.maxValue),
+    };
+  } finally {
+    h.destroy();
+  }
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) throw new Error('median of no values');
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export function spread(values: number[]): Spread {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+/* Numeric leaves of a nested object as dotted paths:
+ * {throughput:{ops_per_s:5}} -> {"throughput.ops_per_s": 5}. Non-numbers
+ * (flags, strings, nulls) are not statistics and are skipped. */
+export function numericLeaves(obj: unknown, prefix = '', out: Record<string, number> = {}): Record<string, number> {
+  if (typeof obj === 'number') {
+    if (Number.isFinite(obj) && prefix) out[prefix] = obj;
+  } else if (obj && typeof obj === 'object' && !Array.isArray(obj)) {
+    for (const [k, v] of Object.entries(obj)) numericLeaves(v, prefix ? `${prefix}.${k}` : k, out);
+  }
+  return out;
+}
+
+/* median/min/max per metric over the repetitions. A metric missing from some
+ * repetitions (e.g. a syscall kind seen only once) is summarised over those
+ * that have it. */
+export function summarize(reps: object[]): Record<string, Spread> {
+  const columns = new Map<string, number[]>();
+  for (const r of reps) {
+    for (const [k, v] of Object.entries(numericLeaves(r))) {
+      const col = columns.get(k) ?? [];
+      col.push(v);
+      columns.set(k, col);
+    }
+  }
+  const out: Record<string, Spread> = {};
+  for (const k of [...columns.keys()].sort()) out[k] = spread(columns.get(k)!);
+  return out;
+}

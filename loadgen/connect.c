@@ -1,0 +1,120 @@
+/* Connect phase, outside the measured window: all connections are opened
+ * at once with non-blocking connects, bounded by LG_CONNECT_TIMEOUT_MS. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../strategies/net/address.h"
+#include "loadgen.h"
+
+#define MAX_EVENTS 1024
+
+/* Starts one connect. A unix socket whose listen backlog is full fails with
+ * EAGAIN instead of queueing; that connection is retried (c->retry). */
+static int open_one(lg_run *r, lg_conn *c, const endpoint *ep, char *err, size_t errlen) {
+    c->retry = false;
+    int fd = socket(ep->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket for connection %u: %s%s", c->index, strerror(errno),
+                 errno == EMFILE ? " (raise the open-files limit)" : "");
+        return -1;
+    }
+    if (ep->family != AF_UNIX) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (connect(fd, (const struct sockaddr *)&ep->sa, ep->sa_len) == 0) {
+        c->state = CONN_IDLE;
+    } else if (errno == EINPROGRESS) {
+        c->state = CONN_CONNECTING;
+    } else if (errno == EAGAIN && ep->family == AF_UNIX) {
+        close(fd);
+        c->retry = true;
+        return 0;
+    } else {
+        snprintf(err, errlen, "connect %s (connection %u): %s", r->args->connect, c->index,
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
+    c->fd = fd;
+    /* Registered after connect(): an unconnected socket would report HUP. */
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int lg_connect_all(lg_run *r, uint64_t *connect_ns, char *err, size_t errlen) {
+    endpoint ep;
+    if (endpoint_parse(r->args->connect, &ep, err, errlen) != 0) return -1;
+    uint64_t t0 = lg_now(), deadline = t0 + (uint64_t)LG_CONNECT_TIMEOUT_MS * 1000000u;
+    uint32_t pending = 0, retries = 0;
+    for (uint32_t i = 0; i < r->nconns; i++) {
+        lg_conn *c = &r->conns[i];
+        if (open_one(r, c, &ep, err, errlen) != 0) return -1;
+        if (c->state != CONN_IDLE) pending++;
+        if (c->retry) retries++;
+    }
+    static struct epoll_event events[MAX_EVENTS];
+    while (pending > 0) {
+        uint64_t now = lg_now();
+        if (now >= deadline) {
+            snprintf(err, errlen, "%u of %u connections to %s not established after %u ms", pending,
+                     r->nconns, r->args->connect, LG_CONNECT_TIMEOUT_MS);
+            return -1;
+        }
+        if (retries > 0) {
+            retries = 0;
+            for (uint32_t i = 0; i < r->nconns; i++) {
+                lg_conn *c = &r->conns[i];
+                if (!c->retry) continue;
+                if (open_one(r, c, &ep, err, errlen) != 0) return -1;
+                if (c->retry) retries++;
+                else if (c->state == CONN_IDLE) pending--;
+            }
+            if (pending == 0) break;
+        }
+        /* Retrying unix connects poll every millisecond for backlog room. */
+        int wait_ms = retries ? 1 : (int)((deadline - now) / 1000000u + 1);
+        int n = epoll_wait(r->epfd, events, MAX_EVENTS, wait_ms);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            snprintf(err, errlen, "epoll_wait: %s", strerror(errno));
+            return -1;
+        }
+        for (int i = 0; i < n; i++) {
+            lg_conn *c = events[i].data.ptr;
+            uint32_t e = events[i].events;
+            if (c->state == CONN_CONNECTING) {
+                int soerr = 0;
+                socklen_t len = sizeof soerr;
+                if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0) soerr = errno;
+                if (soerr) {
+                    snprintf(err, errlen, "connect %s (connection %u): %s", r->args->connect,
+                             c->index, strerror(soerr));
+                    return -1;
+                }
+                if (e & EPOLLOUT) {
+                    c->state = CONN_IDLE;
+                    pending--;
+                }
+            } else if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+                /* Edge-triggered: this edge would be lost, so fail now. */
+                snprintf(err, errlen, "connection %u was closed by the server or received data before go",
+                         c->index);
+                return -1;
+            }
+        }
+    }
+    *connect_ns = lg_now() - t0;
+    return 0;
+}
+

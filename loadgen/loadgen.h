@@ -1,0 +1,165 @@
+/* muxbench-loadgen: shared types of the load generator.
+ *
+ * One thread, one epoll instance. Every socket is registered once with
+ * EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET and never modified (no epoll_ctl on the
+ * data path): an edge means "something changed", so input is read until the
+ * socket is drained and output is written until done or EAGAIN. EPOLLOUT
+ * stays registered because toggling it would cost an epoll_ctl per request;
+ * with EPOLLET it only reports transitions, so it never spins.
+ *
+ * A driver (peer.c, http.c) owns the protocol of the active connections; the
+ * generic part (connect.c, conn.c) owns sockets, buffers, timing and
+ * accounting; main.c runs the control channel. */
+#ifndef MUXBENCH_LOADGEN_H
+#define MUXBENCH_LOADGEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "histogram.h"
+
+#define LG_READ_BUF (256u * 1024u)
+#define LG_MAX_ERRORS 20u
+#define LG_CONNECT_TIMEOUT_MS 30000u
+#define LG_MAX_DEPTH 65536u
+
+typedef enum { DRV_PEER_PING, DRV_PEER_BLOCK, DRV_HTTP_RPC, DRV_HTTP_BULK } driver_kind;
+
+typedef struct {
+    const char *connect;
+    driver_kind driver;
+    uint32_t connections, active;
+    uint64_t requests; /* round trips (peer-ping) or requests (http-rpc), in total */
+    uint32_t depth;    /* requests in flight per active connection */
+    uint64_t bytes;    /* payload bytes in total (peer-block, http-bulk) */
+    uint32_t chunk;    /* piece size */
+    uint64_t seed;
+    uint64_t timeout_ms;
+    bool verify_checksum;
+} lg_args;
+
+/* Exits 2 with a message on stderr for bad input; exits 0 after --help. */
+void lg_args_parse(int argc, char **argv, lg_args *a);
+
+typedef struct lg_conn lg_conn;
+typedef struct lg_run lg_run;
+
+typedef struct {
+    const char *name;
+    const char *unit; /* plural noun for the driver's operations, for messages */
+    /* Before connecting (outside the window): sets c->ops_target and
+     * allocates per-connection state and buffers. Returns 0 or -1 with err. */
+    int (*setup)(lg_conn *c, char *err, size_t errlen);
+    /* At go: queues the first requests (conn.c flushes them). */
+    void (*start)(lg_conn *c);
+    /* Bytes read from the socket; c->t_read is the time they were read. */
+    void (*input)(lg_conn *c, const uint8_t *data, size_t len);
+    void (*destroy)(lg_conn *c);
+} lg_driver;
+
+extern const lg_driver lg_peer_ping, lg_peer_block, lg_http_rpc, lg_http_bulk;
+
+typedef enum {
+    CONN_CONNECTING,
+    CONN_IDLE,   /* connected, no work: any input is an error */
+    CONN_ACTIVE, /* working */
+    CONN_DONE,   /* all its operations verified */
+    CONN_FAILED, /* deregistered after an error */
+    CONN_CLOSED, /* the server closed it after it was done */
+} conn_state;
+
+/* A request in flight, oldest first. */
+typedef struct {
+    uint64_t tag;    /* ping nonce or JSON-RPC id */
+    uint64_t t_sent; /* CLOCK_MONOTONIC ns of its first write; 0 = not written yet */
+} lg_pending;
+
+struct lg_conn {
+    lg_run *run;
+    int fd;
+    uint32_t index;     /* 0..connections-1; the first `active` ones work */
+    conn_state state;
+    bool retry;         /* unix connect said EAGAIN (backlog full): try again */
+
+    /* Output: a flat buffer sized at setup for the most a driver can have
+     * queued at once (depth requests), so it never grows in the window. */
+    uint8_t *obuf;
+    uint32_t ooff, olen, ocap;
+
+    /* Requests in flight (ring of `depth` entries). */
+    lg_pending *ring;
+    uint32_t rhead, rcount, rcap, runstamped;
+
+    uint64_t ops_target, ops_done;
+    uint64_t issued;  /* requests queued so far */
+    uint64_t t_read;  /* when the bytes being handed to the driver were read */
+    uint64_t t_last;  /* streaming drivers: when the previous piece completed */
+    void *drv;        /* driver state */
+};
+
+struct lg_run {
+    const lg_args *args;
+    const lg_driver *drv;
+    int epfd;
+    lg_conn *conns;
+    uint32_t nconns;
+    uint8_t *rbuf;
+
+    uint32_t active_left; /* active connections neither done nor failed */
+    uint64_t ops_target;
+    uint64_t next_id;     /* JSON-RPC ids, unique over the run */
+
+    /* Measured window. */
+    uint64_t t_go, t_end;
+    uint64_t ops, payload_bytes, verified_pieces, bytes_sent, bytes_received;
+    histogram lat;
+
+    char *errors[LG_MAX_ERRORS];
+    uint32_t nerrors;
+    uint64_t errors_dropped;
+};
+
+static inline uint64_t lg_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Part k of `total` split over `parts`, the remainder going to the first ones. */
+static inline uint64_t lg_share(uint64_t total, uint32_t parts, uint32_t k) {
+    return total / parts + (k < total % parts ? 1u : 0u);
+}
+
+/* conn.c: the run. Setup runs every driver's setup (outside the window);
+ * the window ends when every active connection is done or failed, or at
+ * --timeout-ms. */
+int lg_run_init(lg_run *r, const lg_args *a, char *err, size_t errlen);
+void lg_run_window(lg_run *r);
+void lg_run_close(lg_run *r);
+
+/* connect.c: opens every connection (bounded by LG_CONNECT_TIMEOUT_MS);
+ * returns 0, or -1 with err. */
+int lg_connect_all(lg_run *r, uint64_t *connect_ns, char *err, size_t errlen);
+
+/* conn.c: helpers for drivers. Buffers: allocated in setup, never in the window. */
+int lg_conn_buffers(lg_conn *c, size_t out_cap, uint32_t ring_cap);
+uint8_t *lg_out_reserve(lg_conn *c, size_t n); /* room for n bytes, then lg_out_commit */
+static inline void lg_out_commit(lg_conn *c, size_t n) { c->olen += (uint32_t)n; }
+void lg_push(lg_conn *c, uint64_t tag);
+static inline lg_pending *lg_head(lg_conn *c) { return c->rcount ? &c->ring[c->rhead] : NULL; }
+void lg_pop(lg_conn *c);
+/* One verified operation: latency in ns, payload bytes, pieces hash-verified. */
+void lg_op_done(lg_conn *c, uint64_t latency_ns, uint64_t payload, uint32_t pieces);
+/* Records an error naming the connection and stops using it. */
+void lg_conn_fail(lg_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* report.c */
+void lg_error(lg_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void lg_json_string(const char *s, FILE *f);
+bool lg_result_ok(const lg_run *r);
+void lg_print_result(const lg_run *r, long utime_us, long stime_us);
+
+#endif

@@ -1,0 +1,110 @@
+#include "session_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+session *session_new(const session_opts *opts, session_stats *stats) {
+    session *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->opts = *opts;
+    s->stats = stats;
+    outq_init(&s->out);
+    if (opts->proto == PROTO_HTTP) http_init(s);
+    else peer_init(s);
+    return s;
+}
+
+void session_free(session *s) {
+    if (!s) return;
+    if (s->opts.proto == PROTO_HTTP) http_free(s);
+    outq_free(&s->out);
+    free(s->in);
+    free(s);
+}
+
+void session_emit(session *s, const void *data, size_t len) {
+    if (outq_append(&s->out, data, len) != 0) s->closing = true;
+}
+
+void session_emit_ref(session *s, const void *data, size_t len) {
+    if (outq_append_ref(&s->out, data, len) != 0) s->closing = true;
+}
+
+static size_t parse(session *s, const uint8_t *buf, size_t len) {
+    return s->opts.proto == PROTO_HTTP ? http_parse(s, buf, len) : peer_parse(s, buf, len);
+}
+
+static void pump(session *s) {
+    if (s->stream.kind == STREAM_NONE || s->closing) return;
+    if (s->opts.proto == PROTO_HTTP) http_pump(s);
+    else peer_pump(s);
+}
+
+static int keep(session *s, const uint8_t *data, size_t len) {
+    if (s->in_len + len > s->in_cap) {
+        size_t ncap = s->in_cap ? s->in_cap : 4096;
+        while (ncap < s->in_len + len) ncap *= 2;
+        uint8_t *n = realloc(s->in, ncap);
+        if (!n) return -1;
+        s->in = n;
+        s->in_cap = ncap;
+    }
+    memcpy(s->in + s->in_len, data, len);
+    s->in_len += len;
+    return 0;
+}
+
+/* Moves the session forward as far as it can: produce stream output up to
+ * the high-water mark and, whenever no stream is running, parse input that
+ * was held back (it may start the next stream, which may finish at once if
+ * it is short). Stops when waiting for output to drain or for more bytes. */
+static void advance(session *s) {
+    for (;;) {
+        pump(s);
+        if (s->stream.kind != STREAM_NONE || s->closing || s->in_len == 0) return;
+        size_t used = parse(s, s->in, s->in_len);
+        if (used == 0 && s->stream.kind == STREAM_NONE) return; /* incomplete message */
+        memmove(s->in, s->in + used, s->in_len - used);
+        s->in_len -= used;
+    }
+}
+
+void session_input(session *s, const uint8_t *data, size_t len) {
+    if (s->closing || len == 0) return;
+    if (s->in_len == 0 && s->stream.kind == STREAM_NONE) {
+        /* Common case: parse straight from the strategy's read buffer and
+         * keep only what was not consumed (an incomplete message, or
+         * requests pipelined behind a stream). */
+        size_t used = parse(s, data, len);
+        if (!s->closing && used < len && keep(s, data + used, len - used) != 0) s->closing = true;
+        /* An incomplete tail needs more bytes; only a started stream has work. */
+        if (s->stream.kind == STREAM_NONE) return;
+    } else if (keep(s, data, len) != 0) {
+        s->closing = true;
+        return;
+    }
+    advance(s);
+}
+
+bool session_wants_input(const session *s) {
+    if (s->closing) return false;
+    return s->stream.kind == STREAM_NONE || s->in_len < SESSION_PAUSED_INPUT_LIMIT;
+}
+
+size_t session_output_pending(const session *s) { return outq_bytes(&s->out); }
+
+size_t session_output_iov(const session *s, struct iovec *iov, size_t max) {
+    return outq_iov(&s->out, iov, max);
+}
+
+void session_output_done(session *s, size_t n) {
+    outq_consume(&s->out, n);
+    if (s->stream.kind != STREAM_NONE) advance(s);
+}
+
+bool session_should_close(const session *s) { return s->closing; }
+
+void session_peer_closed(session *s) {
+    s->stream.kind = STREAM_NONE;
+    s->closing = true;
+}

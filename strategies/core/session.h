@@ -1,0 +1,60 @@
+/* One connection's protocol state, sans-I/O: bytes in, bytes out.
+ *
+ * A strategy owns the socket and does all I/O; for each connection it keeps a
+ * session and follows this contract:
+ *   - after reading bytes, call session_input();
+ *   - while session_output_pending() > 0, write the bytes given by
+ *     session_output_iov() and report them with session_output_done();
+ *   - read only while session_wants_input() (it turns false to apply
+ *     backpressure: a pipelined request waits behind a long response);
+ *   - when session_should_close() and no output is pending, close.
+ * The same session code serves readiness loops (select/poll/epoll) and
+ * completion loops (io_uring), which is what makes the comparison fair. */
+#ifndef MUXBENCH_SESSION_H
+#define MUXBENCH_SESSION_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+typedef enum { PROTO_PEER = 0, PROTO_HTTP = 1 } proto_kind;
+
+typedef struct {
+    proto_kind proto;
+    bool verify_checksum; /* peer: verify SHA256d of every received payload and fill it in sent headers */
+} session_opts;
+
+typedef struct session session;
+
+/* Server-wide protocol statistics. One writer (the loop thread), read by the
+ * control thread: relaxed load+store, no locked instruction on the hot path. */
+typedef struct {
+    _Atomic uint64_t messages_in;     /* peer messages or HTTP requests parsed */
+    _Atomic uint64_t messages_out;    /* peer messages or HTTP responses queued */
+    _Atomic uint64_t payload_bytes_out;
+    _Atomic uint64_t protocol_errors; /* connections closed for bad input */
+} session_stats;
+
+static inline void stat_add(_Atomic uint64_t *c, uint64_t v) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
+}
+
+session *session_new(const session_opts *opts, session_stats *stats);
+void session_free(session *s);
+
+/* Hands received bytes to the protocol. Never fails: bad input marks the
+ * session closing (HTTP queues a 400/431 first). */
+void session_input(session *s, const uint8_t *data, size_t len);
+
+bool session_wants_input(const session *s);
+size_t session_output_pending(const session *s);
+size_t session_output_iov(const session *s, struct iovec *iov, size_t max);
+void session_output_done(session *s, size_t n);
+bool session_should_close(const session *s);
+
+/* The peer closed its side: lets the session drop queued streaming work. */
+void session_peer_closed(session *s);
+
+#endif

@@ -1,0 +1,261 @@
+/* HTTP/1.1 as a node's JSON-RPC server speaks it: llhttp parses, this file
+ * routes and writes responses. Keep-alive and pipelining are supported;
+ * responses go out in request order because parsing pauses while a long
+ * body is streamed. Oversized heads get 431, malformed requests 400, both
+ * followed by closing the connection. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonrpc.h"
+#include "session_impl.h"
+
+/* The fixed chain height that getblockcount reports. */
+#define CHAIN_HEIGHT 870000
+
+enum { ERR_NONE, ERR_HEAD_TOO_LARGE, ERR_BODY_TOO_LARGE };
+
+static session *owner(llhttp_t *p) { return (session *)p->data; }
+
+static int count_head(session *s, size_t len) {
+    s->http.head_bytes += len;
+    if (s->http.head_bytes > HTTP_MAX_HEAD) {
+        s->http.error = ERR_HEAD_TOO_LARGE;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_message_begin(llhttp_t *p) {
+    http_state *h = &owner(p)->http;
+    h->head_bytes = 0;
+    h->url_len = 0;
+    h->url_too_long = false;
+    h->body_len = 0;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len) {
+    session *s = owner(p);
+    http_state *h = &s->http;
+    if (h->url_len + len >= sizeof h->url) h->url_too_long = true;
+    else {
+        memcpy(h->url + h->url_len, at, len);
+        h->url_len += len;
+    }
+    return count_head(s, len);
+}
+
+static int on_header_data(llhttp_t *p, const char *at, size_t len) {
+    (void)at;
+    return count_head(owner(p), len);
+}
+
+static int on_headers_complete(llhttp_t *p) {
+    session *s = owner(p);
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > HTTP_MAX_BODY) {
+        s->http.error = ERR_BODY_TOO_LARGE;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len) {
+    http_state *h = &owner(p)->http;
+    if (h->body_len + len > HTTP_MAX_BODY) {
+        h->error = ERR_BODY_TOO_LARGE; /* chunked bodies have no length up front */
+        return -1;
+    }
+    if (h->body_len + len > h->body_cap) {
+        size_t ncap = h->body_cap ? h->body_cap * 2 : 1024;
+        while (ncap < h->body_len + len) ncap *= 2;
+        uint8_t *n = realloc(h->body, ncap);
+        if (!n) return -1;
+        h->body = n;
+        h->body_cap = ncap;
+    }
+    memcpy(h->body + h->body_len, at, len);
+    h->body_len += len;
+    return 0;
+}
+
+static const char *reason(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    }
+    return "Error";
+}
+
+static void write_head(session *s, int status, const char *type, uint64_t length, bool close) {
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %" PRIu64 "\r\n%s\r\n",
+                     status, reason(status), type, length, close ? "Connection: close\r\n" : "");
+    session_emit(s, head, (size_t)n);
+    stat_add(&s->stats->messages_out, 1);
+}
+
+static void respond(session *s, int status, const char *type, const char *body, size_t len, bool close) {
+    write_head(s, status, type, len, close);
+    session_emit(s, body, len);
+    stat_add(&s->stats->payload_bytes_out, len);
+}
+
+static void respond_text(session *s, int status, bool close) {
+    char body[64];
+    int n = snprintf(body, sizeof body, "%s\n", reason(status));
+    respond(s, status, "text/plain", body, (size_t)n, close);
+}
+
+static void rpc_reply(session *s, int status, const char *result_or_error, bool is_error,
+                      const jsonrpc_request *rq, bool close) {
+    char body[512];
+    int idlen = rq->id_len && rq->id_len < 256 ? (int)rq->id_len : 4;
+    const char *id = rq->id_len && rq->id_len < 256 ? rq->id : "null";
+    int n = snprintf(body, sizeof body, "{\"result\":%s,\"error\":%s,\"id\":%.*s}\n",
+                     is_error ? "null" : result_or_error, is_error ? result_or_error : "null",
+                     idlen, id);
+    respond(s, status, "application/json", body, (size_t)n, close);
+}
+
+static void handle_rpc(session *s, bool close) {
+    jsonrpc_request rq;
+    if (!jsonrpc_parse((const char *)s->http.body, s->http.body_len, &rq)) {
+        memset(&rq, 0, sizeof rq);
+        rpc_reply(s, 500, "{\"code\":-32700,\"message\":\"Parse error\"}", true, &rq, close);
+    } else if (rq.method_len == 13 && !memcmp(rq.method, "getblockcount", 13)) {
+        char height[24];
+        snprintf(height, sizeof height, "%d", CHAIN_HEIGHT);
+        rpc_reply(s, 200, height, false, &rq, close);
+    } else {
+        /* Bitcoin Core answers unknown methods with 404 and a JSON-RPC error. */
+        rpc_reply(s, 404, "{\"code\":-32601,\"message\":\"Method not found\"}", true, &rq, close);
+    }
+}
+
+/* Reads name=<unsigned> from a query string; returns false when present but invalid. */
+static bool query_u64(const char *query, const char *name, uint64_t *out) {
+    size_t nl = strlen(name);
+    for (const char *p = query; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            char *end;
+            if (p[nl + 1] < '0' || p[nl + 1] > '9') return false;
+            unsigned long long v = strtoull(p + nl + 1, &end, 10);
+            if (*end != '\0' && *end != '&') return false;
+            *out = v;
+            return true;
+        }
+    }
+    return true;
+}
+
+/* GET /bulk?bytes=N[&chunk=C][&seed=S]: a body of N generated bytes. */
+static void handle_bulk(session *s, const char *query, bool close) {
+    uint64_t bytes = UINT64_MAX, chunk = 65536, seed = 1;
+    if (!query || !query_u64(query, "bytes", &bytes) || bytes == UINT64_MAX ||
+        !query_u64(query, "chunk", &chunk) || !query_u64(query, "seed", &seed) || chunk == 0 ||
+        chunk > PAYLOAD_MAX_PIECE || payload_init(&s->stream.src, seed, (size_t)chunk) != 0) {
+        respond_text(s, 400, close);
+        if (close) s->closing = true;
+        return;
+    }
+    write_head(s, 200, "application/octet-stream", bytes, close);
+    if (bytes == 0) {
+        if (close) s->closing = true;
+        return;
+    }
+    s->stream.kind = STREAM_HTTP_BODY;
+    s->stream.next = 0;
+    s->stream.count = (bytes + chunk - 1) / chunk;
+    s->stream.bytes_left = bytes;
+    s->http.close_after_stream = close;
+}
+
+void http_pump(session *s) {
+    stream_state *st = &s->stream;
+    while (st->bytes_left > 0 && outq_bytes(&s->out) < SESSION_OUT_HIGH_WATER) {
+        size_t len = st->bytes_left < st->src.piece_size ? (size_t)st->bytes_left : st->src.piece_size;
+        session_emit_ref(s, payload_piece(&st->src, st->next, len), len);
+        stat_add(&s->stats->payload_bytes_out, len);
+        st->bytes_left -= len;
+        st->next++;
+    }
+    if (st->bytes_left == 0) {
+        payload_free(&st->src);
+        st->kind = STREAM_NONE;
+        if (s->http.close_after_stream) s->closing = true;
+    }
+}
+
+static int on_message_complete(llhttp_t *p) {
+    session *s = owner(p);
+    http_state *h = &s->http;
+    bool close = !llhttp_should_keep_alive(p);
+    stat_add(&s->stats->messages_in, 1);
+    h->url[h->url_len] = '\0';
+    char *query = strchr(h->url, '?');
+    if (query) *query++ = '\0';
+    if (h->url_too_long) {
+        respond_text(s, 404, close);
+    } else if (p->method == HTTP_POST && strcmp(h->url, "/") == 0) {
+        handle_rpc(s, close);
+    } else if (strcmp(h->url, "/bulk") == 0) {
+        if (p->method == HTTP_GET) handle_bulk(s, query, close);
+        else respond_text(s, 405, close);
+    } else {
+        respond_text(s, 404, close);
+    }
+    if (close && s->stream.kind == STREAM_NONE) s->closing = true;
+    /* Stop parsing: after a close, or to keep a streamed body ahead of the
+     * responses to requests pipelined behind it. */
+    return (s->closing || s->stream.kind != STREAM_NONE) ? HPE_PAUSED : 0;
+}
+
+static llhttp_settings_t settings;
+static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
+
+static void settings_init(void) {
+    llhttp_settings_init(&settings);
+    settings.on_message_begin = on_message_begin;
+    settings.on_url = on_url;
+    settings.on_header_field = on_header_data;
+    settings.on_header_value = on_header_data;
+    settings.on_headers_complete = on_headers_complete;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
+}
+
+void http_init(session *s) {
+    pthread_once(&settings_once, settings_init);
+    llhttp_init(&s->http.parser, HTTP_REQUEST, &settings);
+    s->http.parser.data = s;
+}
+
+void http_free(session *s) { free(s->http.body); }
+
+size_t http_parse(session *s, const uint8_t *buf, size_t len) {
+    http_state *h = &s->http;
+    if (h->paused) {
+        llhttp_resume(&h->parser);
+        h->paused = false;
+    }
+    if (len == 0) return 0;
+    llhttp_errno_t err = llhttp_execute(&h->parser, (const char *)buf, len);
+    if (err == HPE_OK) return len;
+    if (err == HPE_PAUSED) {
+        h->paused = true;
+        return (size_t)((const uint8_t *)llhttp_get_error_pos(&h->parser) - buf);
+    }
+    stat_add(&s->stats->protocol_errors, 1);
+    respond_text(s, h->error == ERR_HEAD_TOO_LARGE ? 431 : h->error == ERR_BODY_TOO_LARGE ? 413 : 400, true);
+    s->closing = true;
+    return len;
+}

@@ -1,0 +1,47 @@
+#include "counters.h"
+
+#include <errno.h>
+#include <inttypes.h>
+
+const char *const sc_kind_names[SC_KINDS] = {
+    [SC_ACCEPT] = "accept",         [SC_READ] = "read",
+    [SC_WRITE] = "write",           [SC_WRITEV] = "writev",
+    [SC_CLOSE] = "close",           [SC_EPOLL_WAIT] = "epoll_wait",
+    [SC_EPOLL_CTL] = "epoll_ctl",   [SC_SELECT] = "select",
+    [SC_POLL] = "poll",             [SC_IO_URING_ENTER] = "io_uring_enter",
+    [SC_OTHER] = "other",
+};
+
+counters g_counters;
+int g_counting = 1;
+
+void ctr_syscall(sc_kind k, long ret, int err) {
+    sc_counter *c = &g_counters.sc[k];
+    ctr_add(&c->calls, 1);
+    if (ret >= 0) {
+        if (k == SC_READ || k == SC_WRITE || k == SC_WRITEV) ctr_add(&c->bytes, (uint64_t)ret);
+    } else if (err == EAGAIN || err == EWOULDBLOCK) {
+        ctr_add(&c->eagain, 1);
+    } else {
+        ctr_add(&c->errors, 1);
+    }
+}
+
+void ctr_write_json(FILE *f) {
+    fputs("\"syscalls\":{", f);
+    int first = 1;
+    for (int k = 0; k < SC_KINDS; k++) {
+        sc_counter *c = &g_counters.sc[k];
+        uint64_t calls = ctr_get(&c->calls);
+        if (!calls) continue; /* only kinds the strategy uses */
+        fprintf(f, "%s\"%s\":{\"calls\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"eagain\":%" PRIu64
+                   ",\"errors\":%" PRIu64 "}",
+                first ? "" : ",", sc_kind_names[k], calls, ctr_get(&c->bytes), ctr_get(&c->eagain),
+                ctr_get(&c->errors));
+        first = 0;
+    }
+    uint64_t acc = ctr_get(&g_counters.accepted), clo = ctr_get(&g_counters.closed);
+    fprintf(f, "},\"wakeups\":%" PRIu64 ",\"events\":%" PRIu64
+               ",\"connections\":{\"accepted\":%" PRIu64 ",\"closed\":%" PRIu64 ",\"open\":%" PRIu64 "}",
+            ctr_get(&g_counters.wakeups), ctr_get(&g_counters.events), acc, clo, acc - clo);
+}

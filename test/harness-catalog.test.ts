@@ -1,0 +1,127 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadStrategies, loadScenarios, loadCatalog, parseManifest, parseScenario, CatalogError } from '../harness/catalog.js';
+import { planCells, scenarioParams, loadgenArgs, splitList } from '../harness/plan.js';
+import { UsageError } from '../harness/errors.js';
+import { tempRoot, writeJson, echoScenario, REPO } from './harness-fixture.js';
+
+const variant = { name: 'x', mechanism: 'm', command: ['build/x'], args: [], protocols: ['peer'], transports: ['tcp'] };
+
+function manifestError(data: unknown): string {
+  try {
+    parseManifest(data, 'strategies/x/strategy.json', '/nonexistent');
+  } catch (e) {
+    assert.ok(e instanceof CatalogError, `expected CatalogError, got ${e}`);
+    return (e as Error).message;
+  }
+  assert.fail('no error thrown');
+}
+
+test('manifest validation names the file and the field', () => {
+  assert.match(manifestError({}), /^strategies\/x\/strategy\.json: variants must be a non-empty array/);
+  assert.match(manifestError({ variants: [] }), /variants must be a non-empty array/);
+  assert.match(manifestError({ variants: [{ ...variant, name: 'Bad Name' }] }), /variants\[0\]\.name "Bad Name"/);
+  assert.match(manifestError({ variants: [variant, { ...variant, command: [] }] }), /variants\[1\]\.command must be a non-empty array/);
+  assert.match(manifestError({ variants: [{ ...variant, protocols: 'peer' }] }), /variants\[0\]\.protocols/);
+  assert.match(manifestError({ variants: [{ ...variant, transports: ['tcp', 'udp'] }] }), /variants\[0\]\.transports contains "udp"; known transports: tcp, unix/);
+  assert.match(manifestError({ variants: [{ ...variant, mechanism: '' }] }), /variants\[0\]\.mechanism must be a non-empty string/);
+  assert.match(manifestError({ variants: [{ ...variant, args: [1] }] }), /variants\[0\]\.args/);
+});
+
+test('a missing or non-executable program makes a variant unavailable, not an error', () => {
+  const root = tempRoot();
+  const [missing] = parseManifest({ variants: [variant] }, 'm.json', root);
+  assert.equal(missing.available, false);
+  assert.match(missing.unavailableReason!, /build\/x .*run npm run build/);
+  fs.mkdirSync(path.join(root, 'build'));
+  fs.writeFileSync(path.join(root, 'build/x'), '#!/bin/sh\n', { mode: 0o644 });
+  assert.equal(parseManifest({ variants: [variant] }, 'm.json', root)[0].available, false, 'not executable');
+  fs.chmodSync(path.join(root, 'build/x'), 0o755);
+  assert.equal(parseManifest({ variants: [variant] }, 'm.json', root)[0].available, true);
+  // Bare program names are looked up on PATH (a strategy run by node, say).
+  assert.equal(parseManifest({ variants: [{ ...variant, command: ['node', 'x.js'] }] }, 'm.json', root)[0].available, true);
+});
+
+test('loadStrategies discovers manifests, skips folders without one, rejects duplicate names', () => {
+  const root = tempRoot();
+  fs.mkdirSync(path.join(root, 'strategies/core'), { recursive: true });
+  writeJson(root, 'strategies/b/strategy.json', { variants: [{ ...variant, name: 'b1' }, { ...variant, name: 'b2' }] });
+  writeJson(root, 'strategies/a/strategy.json', { variants: [{ ...variant, name: 'a1' }] });
+  assert.deepEqual(loadStrategies(root).map((v) => v.name), ['a1', 'b1', 'b2']);
+  assert.equal(loadStrategies(root)[0].manifest, 'strategies/a/strategy.json');
+  writeJson(root, 'strategies/c/strategy.json', { variants: [{ ...variant, name: 'a1' }] });
+  assert.throws(() => loadStrategies(root), /strategies\/c\/strategy\.json: variants repeat the variant name "a1" already defined in strategies\/a\/strategy\.json/);
+  writeJson(root, 'strategies/c/strategy.json', '{ "variants": [ ');
+  assert.throws(() => loadStrategies(root), (e: Error) => e instanceof UsageError && /strategies\/c\/strategy\.json: not valid JSON/.test(e.message));
+});
+
+test('scenario validation names the file and the field', () => {
+  const err = (data: unknown, file = 'scenarios/echo.json') => {
+    assert.throws(() => parseScenario(data, file), CatalogError);
+    try {
+      parseScenario(data, file);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return '';
+  };
+  assert.equal(parseScenario(echoScenario, 'scenarios/echo.json').driver, 'echo');
+  assert.match(err(echoScenario, 'scenarios/other.json'), /^scenarios\/other\.json: name "echo" must match the file name \("other"\)/);
+  assert.match(err({ ...echoScenario, driver: 7 }), /^scenarios\/echo\.json: driver must be a non-empty string/);
+  assert.match(err({ ...echoScenario, defaults: { requests: 5 } }), /defaults\.connections is required/);
+  assert.match(err({ ...echoScenario, defaults: { connections: -1 } }), /defaults\.connections must be a positive integer, got -1/);
+  assert.match(err({ ...echoScenario, quick: { bytes: '8M' } }), /quick\.bytes must be a positive integer, got "8M"/);
+  assert.match(err({ ...echoScenario, defaults: { connections: 5, 'Bad-Key': 1 } }), /defaults\.Bad-Key is not a valid parameter name/);
+  assert.match(err({ ...echoScenario, defaults: { connections: 5, active: 6 } }), /active \(6\) must not exceed connections \(5\)/);
+});
+
+test('the repository\'s own scenarios and manifests are valid', () => {
+  const catalog = loadCatalog(REPO);
+  assert.ok(catalog.scenarios.length >= 4);
+  assert.ok(catalog.strategies.length >= 1);
+  for (const s of catalog.scenarios) assert.ok(s.defaults.connections > 0, s.name);
+  const ping = loadScenarios(REPO).find((s) => s.name === 'peer-ping');
+  assert.deepEqual(ping?.quick, { connections: 100, requests: 20000 });
+});
+
+test('scenario parameters: defaults, then quick, then overrides it has; active defaults to connections', () => {
+  const bulk = parseScenario({ ...echoScenario, name: 'bulk', defaults: { connections: 1000, active: 1, bytes: 1 << 30, chunk: 65536 }, quick: { connections: 100, bytes: 8 << 20 } }, 'scenarios/bulk.json');
+  const ping = parseScenario(echoScenario, 'scenarios/echo.json');
+  assert.deepEqual(scenarioParams(bulk, false, {}), { connections: 1000, active: 1, bytes: 1 << 30, chunk: 65536 });
+  assert.deepEqual(scenarioParams(bulk, true, {}), { connections: 100, active: 1, bytes: 8 << 20, chunk: 65536 });
+  assert.deepEqual(scenarioParams(bulk, true, { bytes: 4096, requests: 9 }), { connections: 100, active: 1, bytes: 4096, chunk: 65536 });
+  assert.deepEqual(scenarioParams(ping, false, { connections: 7, bytes: 4096 }), { connections: 7, requests: 2000, depth: 1, active: 7 });
+  // An override below the scenario's active count caps active.
+  assert.equal(scenarioParams({ ...bulk, defaults: { ...bulk.defaults, active: 50 } }, false, { connections: 10 }).active, 10);
+  assert.deepEqual(loadgenArgs(ping, { connections: 7, requests: 20, max_depth: 2 }), ['--driver', 'echo', '--connections', '7', '--requests', '20', '--max-depth', '2']);
+});
+
+test('planCells: unknown names list the valid ones; unsupported combinations are left out', () => {
+  const root = tempRoot();
+  fs.mkdirSync(path.join(root, 'build'));
+  for (const f of ['a', 'b']) fs.writeFileSync(path.join(root, 'build', f), '', { mode: 0o755 });
+  writeJson(root, 'strategies/s/strategy.json', {
+    variants: [
+      { ...variant, name: 'a', command: ['build/a'], protocols: ['peer', 'http'], transports: ['tcp', 'unix'] },
+      { ...variant, name: 'b', command: ['build/b'], protocols: ['peer'], transports: ['tcp'] },
+      { ...variant, name: 'c', command: ['build/not-built'], protocols: ['peer'], transports: ['tcp'] },
+    ],
+  });
+  writeJson(root, 'scenarios/echo.json', echoScenario);
+  writeJson(root, 'scenarios/web.json', { ...echoScenario, name: 'web', protocol: 'http', driver: 'web' });
+  const catalog = loadCatalog(root);
+  const plan = planCells(catalog, { quick: false, overrides: {} });
+  assert.deepEqual(plan.cells.map((c) => c.id), ['a/echo/tcp', 'b/echo/tcp', 'a/echo/unix', 'a/web/tcp', 'a/web/unix']);
+  assert.deepEqual(plan.unavailable.map((u) => u.strategy), ['c']);
+  assert.throws(() => planCells(catalog, { strategies: ['a', 'zz'], quick: false, overrides: {} }), /unknown strategy: zz; valid strategies: a, b, c/);
+  assert.throws(() => planCells(catalog, { scenarios: ['nope'], quick: false, overrides: {} }), /unknown scenario: nope; valid scenarios: echo, web/);
+  assert.throws(() => planCells(catalog, { transports: ['udp'], quick: false, overrides: {} }), /unknown transport: udp; valid transports: tcp, unix/);
+  assert.throws(() => planCells(catalog, { strategies: ['c'], quick: false, overrides: {} }), /c: build\/not-built missing.*npm run build/);
+  const one = planCells(catalog, { strategies: ['b'], scenarios: ['echo'], quick: true, overrides: { bytes: 5 } });
+  assert.deepEqual(one.cells.map((c) => c.id), ['b/echo/tcp']);
+  assert.deepEqual(one.unusedOverrides, ['bytes']);
+  assert.deepEqual(splitList(['a,b', 'c', ' b ']), ['a', 'b', 'c']);
+  assert.equal(splitList(''), undefined);
+});

@@ -1,0 +1,158 @@
+/* The CLI end to end, on a fixture tree whose "native" programs are the node
+ * stand-ins of test/fixtures/ (MUXBENCH_ROOT points the CLI at it). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { CLI, fakeRepo, writeJson } from './harness-fixture.js';
+import { readResults } from '../harness/results.js';
+
+function cli(root: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, MUXBENCH_ROOT: root }, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function latestResults(root: string) {
+  const dir = fs.realpathSync(path.join(root, 'results', 'latest'));
+  return { dir, results: readResults(path.join(dir, 'results.json')) };
+}
+
+test('run --quick: every cell runs, results.json records the measured window', () => {
+  const root = fakeRepo();
+  const r = cli(root, 'run', '--quick', '--strategies', 'fake');
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /\[1\/2\] fake echo tcp rep 1\/1 … /);
+  assert.match(r.out, /\[2\/2\] fake echo unix rep 1\/1 … /);
+  assert.match(r.out, /scenario\s+transport\s+strategy\s+ops\/s\s+MiB\/s\s+p99 µs\s+CPU µs\/op\s+syscalls\/op/);
+
+  const { dir, results } = latestResults(root);
+  assert.equal(results.schema, 'muxbench-results');
+  assert.equal(results.version, 1);
+  assert.equal(results.status, 'finished');
+  assert.ok(results.finished);
+  assert.deepEqual(results.command_line.slice(-4), ['run', '--quick', '--strategies', 'fake']);
+  assert.equal(results.options.repeat, 1, '--quick means one repetition');
+  assert.ok(results.environment.kernel && results.environment.node === process.version);
+  assert.equal(results.cells.length, 2);
+  for (const cell of results.cells) {
+    assert.equal(cell.status, 'ok', cell.error);
+    assert.deepEqual(cell.params, { connections: 5, requests: 300, depth: 1, active: 5 });
+    assert.equal(cell.repetitions.length, 1);
+    const rep = cell.repetitions[0];
+    const m = rep.metrics!;
+    assert.equal(m.ops, 300);
+    assert.equal(m.bytes.sent, 2400);
+    assert.equal(rep.consistency?.ok, true);
+    assert.equal(m.server.syscalls.read.bytes, 2400, 'server counters diffed over the window only');
+    assert.equal(m.server.messages_in > 0, true);
+    assert.equal(m.latency_us!.count, 300);
+    assert.ok(m.throughput.ops_per_s > 0);
+    assert.equal(cell.summary['throughput.ops_per_s'].median, m.throughput.ops_per_s);
+    assert.match(fs.readFileSync(path.join(dir, rep.logs.server), 'utf8'), /fake-server argv: --protocol peer --listen (tcp:127\.0\.0\.1:0|unix:\/.*\/s\.sock)/);
+    assert.match(fs.readFileSync(path.join(dir, rep.logs.loadgen), 'utf8'), /--driver echo --connections 5 --requests 300 --depth 1 --active 5 --timeout-ms 120000/);
+  }
+  assert.equal(results.cells[1].transport, 'unix');
+});
+
+test('a failing cell is recorded with its reason, the run goes on, exit status 1', () => {
+  const root = fakeRepo();
+  writeJson(root, 'strategies/zbroken/strategy.json', {
+    variants: [
+      { name: 'z-nolisten', mechanism: 'fails', command: ['build/fake-server'], args: ['--fail-listen'], protocols: ['peer'], transports: ['tcp'] },
+      { name: 'z-crash', mechanism: 'crashes at exit', command: ['build/fake-server'], args: ['--crash-at-exit'], protocols: ['peer'], transports: ['tcp'] },
+      { name: 'z-abort', mechanism: 'crashes mid-window', command: ['build/fake-server'], args: ['--abort-after', '50'], protocols: ['peer'], transports: ['tcp'] },
+    ],
+  });
+  const r = cli(root, 'run', '--quick', '--transports', 'tcp', '--repeat', '2', '--cpus', 'none');
+  assert.equal(r.code, 1, r.out + r.err);
+  const { results } = latestResults(root);
+  const byName = Object.fromEntries(results.cells.map((c) => [c.strategy, c]));
+  assert.deepEqual(Object.keys(byName).sort(), ['fake', 'fake-liar', 'z-abort', 'z-crash', 'z-nolisten']);
+  assert.equal(byName.fake.status, 'ok');
+  assert.equal(byName.fake.repetitions.length, 2);
+  assert.equal(byName.fake.cpus, null);
+  assert.match(byName.fake.pinning, /unpinned: pinning disabled/);
+  const liar = byName['fake-liar'];
+  assert.equal(liar.status, 'failed');
+  assert.match(liar.error!, /server read \d+ bytes in the window but the client sent \d+/);
+  assert.equal(liar.repetitions.length, 1, 'a failing cell stops repeating');
+  assert.match(byName['z-nolisten'].error!, /z-nolisten server reported an error: cannot listen \(on purpose\)[\s\S]*about to fail on purpose/);
+  assert.match(byName['z-crash'].error!, /z-crash server exited with status 3 at teardown/);
+  // Reported when it happens, not after the load generator's timeout (120 s).
+  assert.match(byName['z-abort'].error!, /z-abort server was killed by SIGABRT during the measured window[\s\S]*aborting on purpose/);
+  assert.ok(byName['z-abort'].repetitions[0].wall_s < 20);
+  assert.match(r.out, /FAILED fake-liar\/echo\/tcp/);
+});
+
+test('programs not built: run says how to build them and exits 2', () => {
+  const root = fakeRepo({ loadgen: false });
+  const r = cli(root, 'run', '--quick');
+  assert.equal(r.code, 2);
+  assert.match(r.err, /native programs not built: run npm run build/);
+  assert.equal(fs.existsSync(path.join(root, 'results')), false, 'nothing written');
+});
+
+test('usage errors exit 2 with a clear message', () => {
+  const root = fakeRepo();
+  const bytes = cli(root, 'run', '--bytes', '1Gx');
+  assert.equal(bytes.code, 2);
+  assert.match(bytes.err, /--bytes: "1Gx" is not a size/);
+  const scen = cli(root, 'run', '--scenarios', 'nope');
+  assert.equal(scen.code, 2);
+  assert.match(scen.err, /unknown scenario: nope; valid scenarios: echo/);
+  const strat = cli(root, 'run', '--strategies', 'fake,epoll');
+  assert.equal(strat.code, 2);
+  assert.match(strat.err, /unknown strategy: epoll; valid strategies: fake, fake-liar/);
+  assert.equal(cli(root, 'run', '--repeat', '0').code, 2);
+  assert.equal(cli(root, 'run', '--cpus', 'zero').code, 2);
+  assert.equal(cli(root, 'run', '--no-such-flag').code, 2);
+  assert.equal(cli(root).code, 2, 'a command is required');
+  writeJson(root, 'scenarios/bad.json', { name: 'bad', protocol: 'peer', defaults: { connections: 1 } });
+  const bad = cli(root, 'list');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /scenarios\/bad\.json: driver must be a non-empty string/);
+});
+
+test('list shows strategies with availability and scenarios; --help teaches with examples', () => {
+  const root = fakeRepo();
+  writeJson(root, 'strategies/zz/strategy.json', { variants: [{ name: 'unbuilt', mechanism: 'm', command: ['build/nothing'], protocols: ['peer'], transports: ['tcp'] }] });
+  const r = cli(root, 'list');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /fake\s+node net echo\s+peer\s+tcp,unix\s+yes/);
+  assert.match(r.out, /unbuilt\s+m\s+peer\s+tcp\s+not built: run npm run build/);
+  assert.match(r.out, /echo\s+peer\s+round trip\s+connections=20 requests=2000 depth=1/);
+  const json = JSON.parse(cli(root, 'list', '--json').out);
+  assert.deepEqual(json.strategies.map((v: { name: string }) => v.name), ['fake', 'fake-liar', 'unbuilt']);
+  const help = cli(root, 'run', '--help');
+  assert.equal(help.code, 0);
+  assert.match(help.out, /muxbench run --quick/);
+  assert.match(help.out, /muxbench run --strategies epoll --scenarios peer-ping --transports unix\n/);
+});
+
+test('serve: prints the address, answers, and stops its server on SIGINT', async () => {
+  const root = fakeRepo();
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [CLI, 'serve', 'fake', '--protocol', 'peer'], { env: { ...process.env, MUXBENCH_ROOT: root } });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no banner: ${out}`)), 10_000);
+    child.stdout.on('data', () => {
+      if (/Press Ctrl-C/.test(out)) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+  assert.match(out, /fake \(node net echo\) is serving peer on tcp:127\.0\.0\.1:\d+, pid (\d+)\./);
+  const pid = Number(/pid (\d+)\./.exec(out)![1]);
+  assert.match(out, /muxbench-loadgen --connect tcp:127\.0\.0\.1:\d+ --driver echo/);
+  const code = await new Promise<number | null>((resolve) => {
+    child.on('close', resolve);
+    child.kill('SIGINT');
+  });
+  assert.equal(code, 0);
+  assert.match(out, /server stopped/);
+  assert.throws(() => process.kill(pid, 0), 'the server is gone');
+});

@@ -1,0 +1,146 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { latencyFromBuckets, median, spread, summarize, numericLeaves } from '../harness/stats.js';
+import { measure, parseResult, parseSnapshot, ServerSnapshot, LoadgenResult, ProtocolMismatch } from '../harness/metrics.js';
+
+test('median, spread', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.equal(median([7]), 7);
+  assert.throws(() => median([]));
+  assert.deepEqual(spread([10, 30, 20]), { median: 20, min: 10, max: 30 });
+});
+
+test('latency buckets merge into percentiles in microseconds', () => {
+  // 900 samples at 100 µs, 90 at 1 ms, 9 at 5 ms, 1 at 20 ms: 1000 in all.
+  const l = latencyFromBuckets([
+    [100_000, 500],
+    [1_000_000, 90],
+    [100_000, 400], // same value twice: counts add up
+    [5_000_000, 9],
+    [20_000_000, 1],
+  ])!;
+  assert.equal(l.count, 1000);
+  const close = (actual: number, expected: number) => assert.ok(Math.abs(actual - expected) <= expected * 0.001, `${actual} vs ${expected}`);
+  close(l.p50, 100);
+  close(l.p90, 100);
+  close(l.p99, 1000);
+  close(l.p99_9, 5000);
+  close(l.max, 20000);
+  assert.equal(latencyFromBuckets([]), null);
+  assert.equal(latencyFromBuckets([[5000, 0]]), null);
+});
+
+test('summarize: median/min/max per dotted metric, over the repetitions that have it', () => {
+  assert.deepEqual(numericLeaves({ a: { b: 1, c: 'x', d: null, e: true }, f: 2 }), { 'a.b': 1, f: 2 });
+  const s = summarize([
+    { throughput: { ops_per_s: 100 }, syscalls: { read: 1 } },
+    { throughput: { ops_per_s: 300 } },
+    { throughput: { ops_per_s: 200 }, syscalls: { read: 5 } },
+  ]);
+  assert.deepEqual(s['throughput.ops_per_s'], { median: 200, min: 100, max: 300 });
+  assert.deepEqual(s['syscalls.read'], { median: 3, min: 1, max: 5 });
+});
+
+function snap(over: Partial<ServerSnapshot> & { read?: [number, number]; write?: [number, number]; writev?: [number, number]; ep?: number }): ServerSnapshot {
+  const sc = (calls: number, bytes: number) => ({ calls, bytes, eagain: 0, errors: 0 });
+  return {
+    t_ns: 0,
+    syscalls: {
+      read: sc(...(over.read ?? [0, 0])),
+      write: sc(...(over.write ?? [0, 0])),
+      writev: sc(...(over.writev ?? [0, 0])),
+      epoll_wait: sc(over.ep ?? 0, 0),
+    },
+    wakeups: 0,
+    events: 0,
+    connections: { accepted: 10, closed: 0, open: 10 },
+    protocol: { messages_in: 0, messages_out: 0, payload_bytes_out: 0, protocol_errors: 0 },
+    rusage: { utime_us: 0, stime_us: 0, nvcsw: 0, nivcsw: 0, maxrss_kb: 1000 },
+    rss_kb: 900,
+    ...over,
+  };
+}
+
+const result = (over: Partial<LoadgenResult> = {}): LoadgenResult => ({
+  ok: true,
+  ops: 1000,
+  bytes_sent: 24000,
+  bytes_received: 32000,
+  payload_bytes: 0,
+  verified_pieces: 1000,
+  elapsed_ns: 500_000_000,
+  latency: { unit: 'ns', count: 1000, buckets: [[50_000, 1000]] },
+  cpu: { utime_us: 200_000, stime_us: 100_000 },
+  errors: [],
+  ...over,
+});
+
+test('measure: per-op metrics are the diff of the two snapshots', () => {
+  const a = snap({ t_ns: 1e9, read: [100, 5000], write: [50, 800], ep: 10, wakeups: 10, events: 20, rusage: { utime_us: 1000, stime_us: 2000, nvcsw: 5, nivcsw: 1, maxrss_kb: 1000 } });
+  const b = snap({
+    t_ns: 1.6e9,
+    read: [1100, 29000],
+    write: [550, 16800],
+    writev: [500, 16000],
+    ep: 1010,
+    wakeups: 1010,
+    events: 2020,
+    rusage: { utime_us: 201_000, stime_us: 302_000, nvcsw: 15, nivcsw: 4, maxrss_kb: 1200 },
+    rss_kb: 1100,
+  });
+  const m = measure(a, b, result());
+  assert.deepEqual(m.problems, []);
+  assert.equal(m.consistency.ok, true);
+  assert.equal(m.consistency.server_read_bytes, 24000);
+  assert.equal(m.consistency.server_written_bytes, 32000);
+  const s = m.metrics.server;
+  assert.equal(m.metrics.window_ns, 0.6e9);
+  assert.equal(m.metrics.throughput.ops_per_s, 2000);
+  assert.equal(s.cpu_user_us, 200_000);
+  assert.equal(s.cpu_sys_us, 300_000);
+  assert.equal(s.cpu_us_per_op, 500);
+  assert.equal(s.syscalls.read.calls, 1000);
+  assert.equal(s.syscalls.read.calls_per_op, 1);
+  assert.equal(s.syscalls.read.bytes_per_call, 24);
+  assert.equal(s.syscalls.writev.bytes_per_call, 32);
+  assert.equal(s.syscalls.epoll_wait.bytes, undefined, 'no bytes for non-I/O kinds');
+  assert.equal(s.syscalls_per_op, (1000 + 500 + 500 + 1000) / 1000);
+  assert.equal(s.wakeups_per_op, 1);
+  assert.equal(s.events_per_wakeup, 2);
+  assert.equal(s.voluntary_context_switches, 10);
+  assert.equal(s.involuntary_context_switches, 3);
+  assert.equal(s.maxrss_kb, 1200);
+  assert.equal(s.rss_kb, 1100);
+  assert.equal(m.metrics.client.cpu_percent, 60);
+  assert.equal(m.client_bound, false);
+  // HDR reports the highest value equivalent to 50 µs at 3 significant digits.
+  assert.ok(Math.abs(m.metrics.latency_us!.p50 - 50) <= 0.05, String(m.metrics.latency_us!.p50));
+});
+
+test('measure: byte mismatches, client failure and a saturated client are reported', () => {
+  const a = snap({});
+  const b = snap({ read: [10, 23999], write: [10, 32000] });
+  const m = measure(a, b, result({ cpu: { utime_us: 400_000, stime_us: 60_000 } }));
+  assert.equal(m.consistency.ok, false);
+  assert.match(m.problems.join('\n'), /server read 23999 bytes in the window but the client sent 24000/);
+  assert.equal(m.client_bound, true, '92% of the window on the client CPU');
+  const m2 = measure(a, snap({ read: [10, 24000], write: [10, 31000] }), result({ ok: false, errors: ['connection 3 reset'] }));
+  assert.deepEqual(m2.problems, ['load generator reported failure: connection 3 reset'], 'in-flight bytes of a failed run are no second error');
+  assert.equal(m2.consistency.ok, false, 'but the mismatch is still recorded');
+  const m3 = measure(a, snap({ read: [10, 24000], write: [10, 31000] }), result());
+  assert.match(m3.problems.join('\n'), /server wrote 31000 bytes in the window but the client received 32000/);
+});
+
+test('parseSnapshot / parseResult name the field that drifts from the protocol', () => {
+  const good = { event: 'snapshot', ...snap({}) };
+  assert.equal(parseSnapshot(good).connections.open, 10);
+  const { rusage: _r, ...noRusage } = good;
+  assert.throws(() => parseSnapshot(noRusage as never), (e: Error) => e instanceof ProtocolMismatch && /field rusage is missing/.test(e.message));
+  assert.throws(() => parseSnapshot({ ...good, syscalls: { read: { calls: 1, bytes: '2', eagain: 0, errors: 0 } } }), /field syscalls\.read\.bytes is not a number \("2"\)/);
+  const r = { event: 'result', ...result() };
+  assert.equal(parseResult(r).ops, 1000);
+  assert.throws(() => parseResult({ ...r, latency: { unit: 'us', count: 0, buckets: [] } }), /latency\.unit is "us", expected "ns"/);
+  assert.throws(() => parseResult({ ...r, latency: { unit: 'ns', count: 0, buckets: [[1]] } }), /latency\.buckets/);
+  assert.throws(() => parseResult({ ...r, elapsed_ns: undefined }), /field elapsed_ns is missing/);
+});

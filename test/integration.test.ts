@@ -1,0 +1,71 @@
+/* End to end on the real native programs: every built strategy × every
+ * scenario × both transports, with the scenarios' quick sizes (100
+ * connections, 20,000 round trips, 64 MiB transfers). Asserts behaviour —
+ * exact work done, every piece verified, server counters equal to the
+ * client's — never speed. `npm test` builds first, so a missing program is a
+ * failure here, not a skip. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { CLI, REPO, tempRoot } from './harness-fixture.js';
+import { loadCatalog, findExecutable } from '../harness/catalog.js';
+import { LOADGEN_COMMAND } from '../harness/paths.js';
+import { readResults } from '../harness/results.js';
+
+const catalog = loadCatalog(REPO);
+
+test('every strategy and the load generator are built', () => {
+  assert.ok(findExecutable(LOADGEN_COMMAND, REPO), 'load generator not built (npm run build)');
+  const missing = catalog.strategies.filter((v) => !v.available).map((v) => v.name);
+  assert.deepEqual(missing, [], 'strategies not built (npm run build)');
+});
+
+test('run --quick: every cell does its exact work, verified, with agreeing counters', { timeout: 600_000 }, () => {
+  const names = catalog.strategies.filter((v) => v.available).map((v) => v.name);
+  const out = path.join(tempRoot(), 'run');
+  const r = spawnSync(process.execPath, [CLI, 'run', '--quick', '--strategies', names.join(','), '--out', out], {
+    encoding: 'utf8',
+    timeout: 590_000,
+  });
+  const results = readResults(path.join(out, 'results.json'));
+  const failed = results.cells.filter((c) => c.status !== 'ok').map((c) => `${c.id}: ${c.error}`);
+  assert.deepEqual(failed, [], r.stdout + r.stderr);
+  assert.equal(r.status, 0, r.stderr);
+
+  // The matrix is complete: each strategy ran each scenario of its protocols on each of its transports.
+  const expected = catalog.strategies
+    .filter((v) => names.includes(v.name))
+    .flatMap((v) => catalog.scenarios.filter((s) => v.protocols.includes(s.protocol)).flatMap((s) => v.transports.map((t) => `${v.name}/${s.name}/${t}`)));
+  assert.deepEqual(results.cells.map((c) => c.id).sort(), expected.sort());
+
+  for (const cell of results.cells) {
+    const p = cell.params;
+    assert.equal(p.connections, 100, cell.id);
+    for (const rep of cell.repetitions) {
+      const m = rep.metrics!;
+      const c = rep.consistency!;
+      // Bytes: the server read exactly what the client wrote, and wrote exactly what it read.
+      assert.equal(c.server_read_bytes, c.client_bytes_sent, `${cell.id}: read bytes`);
+      assert.equal(c.server_written_bytes, c.client_bytes_received, `${cell.id}: written bytes`);
+      assert.equal(m.bytes.sent, c.client_bytes_sent, cell.id);
+      assert.equal(m.server.protocol_errors, 0, cell.id);
+      if (p.requests !== undefined) {
+        // Round trips: exactly the requested number, one message in and one out per operation.
+        assert.equal(m.ops, p.requests, `${cell.id}: ops`);
+        assert.equal(m.server.messages_in, p.requests, `${cell.id}: server messages in`);
+        assert.equal(m.server.messages_out, p.requests, `${cell.id}: server messages out`);
+        assert.equal(m.latency_us?.count, p.requests, `${cell.id}: latency samples`);
+      } else {
+        // Bulk: every byte arrived and every piece was hash-verified.
+        const pieces = Math.ceil(p.bytes! / p.chunk!);
+        assert.equal(m.bytes.payload, p.bytes, `${cell.id}: payload bytes`);
+        assert.equal(m.ops, pieces, `${cell.id}: pieces`);
+        assert.equal(m.client.verified_pieces, pieces, `${cell.id}: verified pieces`);
+        assert.ok(m.bytes.received > p.bytes!, `${cell.id}: framing bytes on top of the payload`);
+      }
+      assert.ok(m.server.cpu_user_us + m.server.cpu_sys_us > 0, `${cell.id}: server CPU measured`);
+      assert.ok(m.server.wakeups > 0, `${cell.id}: server wakeups counted`);
+    }
+  }
+});
