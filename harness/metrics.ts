@@ -126,6 +126,8 @@ export interface RepetitionMetrics {
     cpu_user_us: number;
     cpu_sys_us: number;
     cpu_us_per_op: number;
+    /* Busy share of one CPU over the server's window (100 = one core saturated). */
+    cpu_percent: number;
     syscalls_per_op: number;
     syscalls: Record<string, SyscallMetrics>;
     wakeups: number;
@@ -202,6 +204,7 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult):
       cpu_user_us: utime,
       cpu_sys_us: stime,
       cpu_us_per_op: per(utime + stime, ops),
+      cpu_percent: per((utime + stime) * 1000, b.t_ns - a.t_ns) * 100,
       syscalls_per_op: per(totalCalls, ops),
       syscalls,
       wakeups,

@@ -66,6 +66,8 @@ export function summaryTable(cells: CellResult[]): string {
     c.status === 'ok' ? (med(c, 'latency_us.p99')?.toFixed(1) ?? '-') : '-',
     c.status === 'ok' ? (med(c, 'server.cpu_us_per_op')?.toFixed(2) ?? '-') : '-',
     c.status === 'ok' ? (med(c, 'server.syscalls_per_op')?.toFixed(2) ?? '-') : '-',
+    c.status === 'ok' ? (med(c, 'server.cpu_percent')?.toFixed(0) ?? '-') : '-',
+    c.status === 'ok' ? (med(c, 'client.cpu_percent')?.toFixed(0) ?? '-') : '-',
     c.client_bound ? 'yes' : '',
   ]);
   return renderTable(
@@ -78,6 +80,8 @@ export function summaryTable(cells: CellResult[]): string {
       { header: 'p99 µs', align: 'right' },
       { header: 'CPU µs/op', align: 'right' },
       { header: 'syscalls/op', align: 'right' },
+      { header: 'server CPU%', align: 'right' },
+      { header: 'client CPU%', align: 'right' },
       { header: 'client-bound' },
     ],
     rows,
@@ -172,7 +176,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
   if (done.length) log('\n' + summaryTable(done));
   const failures = done.filter((c) => c.status === 'failed');
   for (const c of failures) log(`\nFAILED ${c.id}: ${c.error}`);
-  if (done.some((c) => c.client_bound)) log('\nclient-bound: the load generator used ≥ 90% of its CPU; the server may be faster than measured.');
+  if (done.some((c) => c.client_bound)) log('\nclient-bound: the load generator used ≥ 90% of its CPU; the server may be faster than measured (when the server is near 100% too, both sides are saturated).');
   log(`\nresults: ${resultsFile}`);
   if (stop.signal) return EXIT_INTERRUPTED;
   return failures.length ? EXIT_CELL_FAILED : EXIT_OK;
