@@ -1,3 +1,3 @@
-PROGRAMS += build/muxbench-loadgen
-build/muxbench-loadgen: $(call obj,$(wildcard loadgen/*.c)) $(SERVER_OBJS)
-	$(CC) -o $@ $^ $(LDLIBS_BASE) -lm
+PROGRAMS += $(B)/muxbench-loadgen
+$(B)/muxbench-loadgen: $(call obj,$(wildcard loadgen/*.c)) $(SERVER_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE) -lm

@@ -10,19 +10,59 @@ static void skip_ws(scanner *s) {
     while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')) s->p++;
 }
 
+static bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
 static bool scan_string(scanner *s) {
     if (s->p >= s->end || *s->p != '"') return false;
     for (s->p++; s->p < s->end; s->p++) {
-        if (*s->p == '\\') {
-            if (++s->p >= s->end) return false;
-        } else if (*s->p == '"') {
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '"') {
             s->p++;
             return true;
-        } else if ((unsigned char)*s->p < 0x20) {
+        }
+        if (c < 0x20) return false;
+        if (c != '\\') continue;
+        if (++s->p >= s->end) return false;
+        if (*s->p == 'u') {
+            if (s->end - s->p < 5) return false;
+            for (int i = 1; i <= 4; i++)
+                if (!is_hex(s->p[i])) return false;
+            s->p += 4;
+        } else if (!strchr("\"\\/bfnrt", *s->p) || *s->p == 0) {
             return false;
         }
     }
     return false;
+}
+
+static bool digits(scanner *s) {
+    const char *start = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') s->p++;
+    return s->p > start;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool scan_number(scanner *s) {
+    if (s->p < s->end && *s->p == '-') s->p++;
+    if (s->p < s->end && *s->p == '0') s->p++;
+    else if (!digits(s)) return false;
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (!digits(s)) return false;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-')) s->p++;
+        if (!digits(s)) return false;
+    }
+    return true;
+}
+
+static bool scan_word(scanner *s, const char *w) {
+    size_t n = strlen(w);
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0) return false;
+    s->p += n;
+    return true;
 }
 
 static bool scan_value(scanner *s, int depth);
@@ -54,19 +94,6 @@ static bool scan_container(scanner *s, int depth, char close, bool keyed) {
     }
 }
 
-static bool scan_literal(scanner *s) {
-    const char *start = s->p;
-    while (s->p < s->end && (strchr("+-.eE", *s->p) || (*s->p >= '0' && *s->p <= '9') ||
-                             (*s->p >= 'a' && *s->p <= 'z')))
-        s->p++;
-    size_t n = (size_t)(s->p - start);
-    if (n == 0) return false;
-    if (*start >= 'a' && *start <= 'z')
-        return (n == 4 && !memcmp(start, "true", 4)) || (n == 5 && !memcmp(start, "false", 5)) ||
-               (n == 4 && !memcmp(start, "null", 4));
-    return true;
-}
-
 static bool scan_value(scanner *s, int depth) {
     skip_ws(s);
     if (s->p >= s->end) return false;
@@ -74,7 +101,10 @@ static bool scan_value(scanner *s, int depth) {
     case '{': return scan_container(s, depth, '}', true);
     case '[': return scan_container(s, depth, ']', false);
     case '"': return scan_string(s);
-    default: return scan_literal(s);
+    case 't': return scan_word(s, "true");
+    case 'f': return scan_word(s, "false");
+    case 'n': return scan_word(s, "null");
+    default: return scan_number(s);
     }
 }
 

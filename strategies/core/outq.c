@@ -3,16 +3,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Small messages are packed into copy buffers of this size, so a burst of
- * pongs or HTTP replies becomes one writev element, not one per message. */
+/* Copies go into arena chunks of this size: a burst of small messages (pongs,
+ * HTTP replies) packs into one iovec, and a stream of block headers between
+ * by-reference payloads shares one chunk instead of a buffer per header. */
 #define OUTQ_CHUNK 16384u
+/* Copies larger than this get a chunk of their own. */
+#define OUTQ_BIG (OUTQ_CHUNK / 2)
+
+struct outq_chunk {
+    size_t used, cap;
+    unsigned refs; /* segments pointing into this chunk */
+    uint8_t data[];
+};
 
 void outq_init(outq *q) { memset(q, 0, sizeof *q); }
 
+static void chunk_release(outq *q, outq_chunk *c) {
+    if (--c->refs > 0) return;
+    if (c == q->arena) {
+        c->used = 0; /* nothing points into it any more: reuse from the start */
+    } else if (c->cap == OUTQ_CHUNK && !q->spare) {
+        q->spare = c;
+    } else {
+        free(c);
+    }
+}
+
 void outq_free(outq *q) {
-    for (size_t i = 0; i < q->count; i++) free(q->segs[(q->head + i) % q->cap].own);
-    free(q->segs);
+    for (size_t i = 0; i < q->count; i++) {
+        outq_chunk *c = q->segs[(q->head + i) % q->cap].chunk;
+        if (c && --c->refs == 0 && c != q->arena) free(c);
+    }
+    free(q->arena);
     free(q->spare);
+    free(q->segs);
     memset(q, 0, sizeof *q);
 }
 
@@ -33,41 +57,57 @@ static outq_seg *push(outq *q) {
     return s;
 }
 
-static outq_seg *tail(outq *q) {
-    return q->count ? &q->segs[(q->head + q->count - 1) % q->cap] : NULL;
+static outq_seg *tail(outq *q) { return q->count ? &q->segs[(q->head + q->count - 1) % q->cap] : NULL; }
+
+static outq_chunk *chunk_new(outq *q, size_t cap) {
+    outq_chunk *c;
+    if (cap == OUTQ_CHUNK && q->spare) {
+        c = q->spare;
+        q->spare = NULL;
+    } else if (!(c = malloc(sizeof *c + cap))) {
+        return NULL;
+    }
+    c->used = 0;
+    c->cap = cap;
+    c->refs = 0;
+    return c;
 }
 
 int outq_append(outq *q, const void *data, size_t len) {
     if (len == 0) return 0;
-    outq_seg *t = tail(q);
-    /* Append to the tail copy buffer while the bytes are contiguous with it. */
-    if (t && t->own && t->data + t->len == t->own + t->own_used && t->own_cap - t->own_used >= len) {
-        memcpy(t->own + t->own_used, data, len);
-        t->own_used += len;
-        t->len += len;
-        q->bytes += len;
-        return 0;
+    outq_chunk *c;
+    if (len > OUTQ_BIG) {
+        if (!(c = chunk_new(q, len))) return -1;
+    } else {
+        if (!q->arena || q->arena->cap - q->arena->used < len) {
+            outq_chunk *n = chunk_new(q, OUTQ_CHUNK);
+            if (!n) return -1;
+            /* The old arena lives on until its last segment is sent. */
+            if (q->arena && q->arena->refs == 0) free(q->arena);
+            q->arena = n;
+        }
+        c = q->arena;
     }
-    size_t cap = len > OUTQ_CHUNK ? len : OUTQ_CHUNK;
-    uint8_t *buf;
-    if (cap == OUTQ_CHUNK && q->spare) {
-        buf = q->spare;
-        q->spare = NULL;
-    } else if (!(buf = malloc(cap))) {
-        return -1;
+    uint8_t *dst = c->data + c->used;
+    memcpy(dst, data, len);
+    c->used += len;
+    q->bytes += len;
+    outq_seg *t = tail(q);
+    if (t && t->chunk == c && t->data + t->len == dst) {
+        t->len += len; /* contiguous with the last segment: extend it */
+        return 0;
     }
     outq_seg *s = push(q);
     if (!s) {
-        free(buf);
+        c->used -= len;
+        q->bytes -= len;
+        if (c->refs == 0 && c != q->arena) free(c);
         return -1;
     }
-    memcpy(buf, data, len);
-    s->own = buf;
-    s->own_cap = cap;
-    s->own_used = len;
-    s->data = buf;
+    s->data = dst;
     s->len = len;
-    q->bytes += len;
+    s->chunk = c;
+    c->refs++;
     return 0;
 }
 
@@ -100,10 +140,7 @@ void outq_consume(outq *q, size_t n) {
         q->bytes -= k;
         n -= k;
         if (s->len > 0) break;
-        if (s->own) {
-            if (!q->spare && s->own_cap == OUTQ_CHUNK) q->spare = s->own;
-            else free(s->own);
-        }
+        if (s->chunk) chunk_release(q, s->chunk);
         q->head = (q->head + 1) % q->cap;
         q->count--;
     }

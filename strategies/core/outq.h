@@ -10,18 +10,20 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+typedef struct outq_chunk outq_chunk; /* refcounted copy buffer */
+
 typedef struct {
     const uint8_t *data; /* next unsent byte */
     size_t len;          /* unsent bytes */
-    uint8_t *own;        /* copy buffer owned by the queue, or NULL for a reference */
-    size_t own_used, own_cap;
+    outq_chunk *chunk;   /* the copy buffer data points into, or NULL for a reference */
 } outq_seg;
 
 typedef struct {
-    outq_seg *segs; /* ring */
+    outq_seg *segs;    /* ring */
     size_t head, count, cap;
-    size_t bytes;   /* total unsent bytes */
-    uint8_t *spare; /* one recycled copy buffer, to avoid malloc churn */
+    size_t bytes;      /* total unsent bytes */
+    outq_chunk *arena; /* where small copies go */
+    outq_chunk *spare; /* one recycled chunk, to avoid malloc churn */
 } outq;
 
 void outq_init(outq *q);

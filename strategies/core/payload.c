@@ -7,19 +7,20 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-/* Fixed so every process builds identical patterns. */
+/* Fixed so every process builds the identical pattern. */
 #define PATTERN_SEED 0x6d757862656e6368ull
 
-struct payload_pattern {
-    size_t piece_size;
-    uint8_t *bytes;
-    size_t len;
-    uint64_t slot_hash[PAYLOAD_SLOTS];
-    struct payload_pattern *next;
-};
+static uint8_t *pattern;
+static pthread_once_t pattern_once = PTHREAD_ONCE_INIT;
 
-static pthread_mutex_t patterns_lock = PTHREAD_MUTEX_INITIALIZER;
-static payload_pattern *patterns;
+/* Expected hashes of the 64 slots for one piece size. */
+typedef struct hash_table {
+    size_t piece_size;
+    uint64_t slot_hash[PAYLOAD_SLOTS];
+    struct hash_table *next;
+} hash_table;
+static hash_table *tables;
+static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
 
 uint64_t splitmix64(uint64_t *state) {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
@@ -28,45 +29,29 @@ uint64_t splitmix64(uint64_t *state) {
     return z ^ (z >> 31);
 }
 
-static payload_pattern *pattern_build(size_t piece_size) {
-    payload_pattern *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
-    p->piece_size = piece_size;
-    p->len = (size_t)(PAYLOAD_SLOTS - 1) * PAYLOAD_STRIDE + piece_size;
-    p->bytes = malloc(p->len + 8); /* 8 bytes of slack for the word-wise fill */
-    if (!p->bytes) {
-        free(p);
-        return NULL;
-    }
+static void pattern_build(void) {
+    uint8_t *p = malloc(PAYLOAD_PATTERN_LEN + 8); /* slack for the word-wise fill */
+    if (!p) return;
     uint64_t st = PATTERN_SEED;
-    for (size_t i = 0; i < p->len; i += 8) {
+    for (size_t i = 0; i < PAYLOAD_PATTERN_LEN; i += 8) {
         uint64_t v = splitmix64(&st);
-        memcpy(p->bytes + i, &v, 8);
+        memcpy(p + i, &v, 8);
     }
-    for (size_t s = 0; s < PAYLOAD_SLOTS; s++)
-        p->slot_hash[s] = XXH3_64bits(p->bytes + s * PAYLOAD_STRIDE, piece_size);
-    return p;
+    pattern = p;
 }
 
 int payload_init(payload_src *src, uint64_t seed, size_t piece_size) {
     memset(src, 0, sizeof *src);
     if (piece_size == 0 || piece_size > PAYLOAD_MAX_PIECE) return -1;
-    pthread_mutex_lock(&patterns_lock);
-    payload_pattern *p = patterns;
-    while (p && p->piece_size != piece_size) p = p->next;
-    if (!p && (p = pattern_build(piece_size))) {
-        p->next = patterns;
-        patterns = p;
-    }
-    pthread_mutex_unlock(&patterns_lock);
-    if (!p) return -1;
+    pthread_once(&pattern_once, pattern_build);
+    if (!pattern) return -1;
     src->seed = seed;
     src->piece_size = piece_size;
-    src->pat = p;
+    src->pattern = pattern;
     return 0;
 }
 
-void payload_free(payload_src *src) { src->pat = NULL; }
+void payload_free(payload_src *src) { src->pattern = NULL; }
 
 static size_t slot_of(uint64_t seed, uint64_t index) {
     uint64_t st = seed ^ (index * 0xD1B54A32D192ED03ull);
@@ -74,14 +59,35 @@ static size_t slot_of(uint64_t seed, uint64_t index) {
 }
 
 const uint8_t *payload_piece(const payload_src *src, uint64_t index, size_t len) {
-    (void)len; /* every slot holds piece_size bytes; a short piece is a prefix */
-    return src->pat->bytes + slot_of(src->seed, index) * PAYLOAD_STRIDE;
+    (void)len; /* every slot holds PAYLOAD_MAX_PIECE bytes; a piece is a prefix */
+    return src->pattern + slot_of(src->seed, index) * PAYLOAD_STRIDE;
 }
 
-uint64_t payload_expected_hash(const payload_src *src, uint64_t index, size_t len) {
+static const hash_table *table_for(const payload_src *src) {
+    pthread_mutex_lock(&tables_lock);
+    hash_table *t = tables;
+    while (t && t->piece_size != src->piece_size) t = t->next;
+    if (!t && (t = malloc(sizeof *t))) {
+        t->piece_size = src->piece_size;
+        for (size_t s = 0; s < PAYLOAD_SLOTS; s++)
+            t->slot_hash[s] = XXH3_64bits(src->pattern + s * PAYLOAD_STRIDE, src->piece_size);
+        t->next = tables;
+        tables = t;
+    }
+    pthread_mutex_unlock(&tables_lock);
+    return t;
+}
+
+uint64_t payload_expected_hash(payload_src *src, uint64_t index, size_t len) {
     size_t slot = slot_of(src->seed, index);
-    if (len == src->piece_size) return src->pat->slot_hash[slot];
-    return XXH3_64bits(src->pat->bytes + slot * PAYLOAD_STRIDE, len);
+    if (len == src->piece_size) {
+        if (!src->slot_hash) {
+            const hash_table *t = table_for(src);
+            if (t) src->slot_hash = t->slot_hash;
+        }
+        if (src->slot_hash) return src->slot_hash[slot];
+    }
+    return XXH3_64bits(src->pattern + slot * PAYLOAD_STRIDE, len);
 }
 
 uint64_t payload_hash(const void *data, size_t len) { return XXH3_64bits(data, len); }

@@ -17,26 +17,31 @@
 #define PAYLOAD_STRIDE 4099u /* odd, so slices are not aligned copies of each other */
 #define PAYLOAD_MAX_PIECE 4000000u
 
-/* The pattern and its slot hashes depend only on the piece size, so they are
- * built once per size and shared by every source (thread-safe, never freed):
- * starting a stream costs nothing, even with a fresh seed per connection. */
-typedef struct payload_pattern payload_pattern;
+/* One pattern (of PAYLOAD_PATTERN_LEN bytes, from a fixed seed) serves every
+ * piece size: a piece is a prefix of the slice at its slot's offset. Starting
+ * a stream therefore allocates nothing, whatever seed or size a client asks
+ * for. Expected hashes (needed only by receivers) are tabulated per piece
+ * size on first use. */
+#define PAYLOAD_PATTERN_LEN ((size_t)(PAYLOAD_SLOTS - 1) * PAYLOAD_STRIDE + PAYLOAD_MAX_PIECE)
 
 typedef struct {
-    uint64_t seed;               /* picks the slot of every piece */
-    size_t piece_size;           /* full-piece size this source serves */
-    const payload_pattern *pat;
+    uint64_t seed;     /* picks the slot of every piece */
+    size_t piece_size; /* full-piece size of this stream */
+    const uint8_t *pattern;
+    const uint64_t *slot_hash; /* receivers: expected hashes for piece_size, set on first use */
 } payload_src;
 
-/* Returns 0, or -1 when piece_size is 0 or above PAYLOAD_MAX_PIECE, or on ENOMEM. */
+/* Returns 0, or -1 when piece_size is 0 or above PAYLOAD_MAX_PIECE, or on ENOMEM
+ * (the shared pattern is built on first use). */
 int payload_init(payload_src *src, uint64_t seed, size_t piece_size);
 void payload_free(payload_src *src);
 
 /* Bytes of piece `index`; `len` may be shorter than piece_size for a final piece. */
 const uint8_t *payload_piece(const payload_src *src, uint64_t index, size_t len);
 
-/* Expected XXH3-64 of piece `index` of length len (table lookup for full pieces). */
-uint64_t payload_expected_hash(const payload_src *src, uint64_t index, size_t len);
+/* Expected XXH3-64 of piece `index` of length len: a table lookup for full
+ * pieces (the table for a size is built once, thread-safely, on first use). */
+uint64_t payload_expected_hash(payload_src *src, uint64_t index, size_t len);
 
 /* XXH3-64 of a buffer, and a streaming state for pieces received in fragments. */
 uint64_t payload_hash(const void *data, size_t len);

@@ -66,6 +66,11 @@ static void advance(session *s) {
         if (used == 0 && s->stream.kind == STREAM_NONE) return; /* incomplete message */
         memmove(s->in, s->in + used, s->in_len - used);
         s->in_len -= used;
+        if (s->in_len == 0 && s->in_cap > SESSION_INPUT_KEEP) {
+            free(s->in); /* do not keep 4 MB per peer after one large message */
+            s->in = NULL;
+            s->in_cap = 0;
+        }
     }
 }
 
@@ -87,7 +92,9 @@ void session_input(session *s, const uint8_t *data, size_t len) {
 }
 
 bool session_wants_input(const session *s) {
-    if (s->closing) return false;
+    if (s->closing || s->input_done) return false;
+    /* Backpressure: a client that does not read its replies stops being read. */
+    if (outq_bytes(&s->out) >= SESSION_OUT_HIGH_WATER) return false;
     return s->stream.kind == STREAM_NONE || s->in_len < SESSION_PAUSED_INPUT_LIMIT;
 }
 
@@ -102,9 +109,10 @@ void session_output_done(session *s, size_t n) {
     if (s->stream.kind != STREAM_NONE) advance(s);
 }
 
-bool session_should_close(const session *s) { return s->closing; }
-
-void session_peer_closed(session *s) {
-    s->stream.kind = STREAM_NONE;
-    s->closing = true;
+bool session_should_close(const session *s) {
+    /* After EOF, requests already received are still answered (a client may
+     * half-close after its last request); the stream in progress finishes. */
+    return s->closing || (s->input_done && s->stream.kind == STREAM_NONE);
 }
+
+void session_peer_closed(session *s) { s->input_done = true; }

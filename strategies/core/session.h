@@ -6,7 +6,9 @@
  *   - while session_output_pending() > 0, write the bytes given by
  *     session_output_iov() and report them with session_output_done();
  *   - read only while session_wants_input() (it turns false to apply
- *     backpressure: a pipelined request waits behind a long response);
+ *     backpressure: while the peer does not drain its replies, or while a
+ *     pipelined request waits behind a long response);
+ *   - on EOF, call session_peer_closed() and keep writing;
  *   - when session_should_close() and no output is pending, close.
  * The same session code serves readiness loops (select/poll/epoll) and
  * completion loops (io_uring), which is what makes the comparison fair. */
@@ -54,7 +56,9 @@ size_t session_output_iov(const session *s, struct iovec *iov, size_t max);
 void session_output_done(session *s, size_t n);
 bool session_should_close(const session *s);
 
-/* The peer closed its side: lets the session drop queued streaming work. */
+/* The peer sent EOF. The session stops wanting input, finishes the response
+ * in progress, and then session_should_close() turns true. (A peer that is
+ * gone entirely makes the strategy's writes fail; it closes then.) */
 void session_peer_closed(session *s);
 
 #endif

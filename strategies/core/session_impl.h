@@ -14,6 +14,8 @@
 #define SESSION_OUT_HIGH_WATER (256u * 1024u)
 /* While a stream is being sent, pipelined input is held back up to this. */
 #define SESSION_PAUSED_INPUT_LIMIT (64u * 1024u)
+/* An input buffer grown past this (for one large message) is released once empty. */
+#define SESSION_INPUT_KEEP (64u * 1024u)
 #define HTTP_MAX_HEAD 8192u   /* request line + headers; more → 431 */
 #define HTTP_MAX_BODY 65536u  /* JSON-RPC request body; more → 413 */
 
@@ -46,7 +48,8 @@ struct session {
     outq out;
     uint8_t *in;          /* received bytes not parsed yet */
     size_t in_len, in_cap;
-    bool closing;         /* close once output is flushed */
+    bool closing;         /* close once output is flushed (error, Connection: close) */
+    bool input_done;      /* the peer sent EOF: finish what was asked, then close */
     stream_state stream;
     http_state http;
 };

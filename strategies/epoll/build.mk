@@ -1,3 +1,3 @@
-PROGRAMS += build/muxbench-epoll
-build/muxbench-epoll: $(call obj,$(wildcard strategies/epoll/*.c)) $(SERVER_OBJS)
-	$(CC) -o $@ $^ $(LDLIBS_BASE)
+PROGRAMS += $(B)/muxbench-epoll
+$(B)/muxbench-epoll: $(call obj,$(wildcard strategies/epoll/*.c)) $(SERVER_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)

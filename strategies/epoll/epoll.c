@@ -1,7 +1,7 @@
 /* epoll strategy: one thread, one epoll set, non-blocking sockets.
  *
  * Level-triggered (default), the way most hand-written loops use epoll:
- * EPOLLIN stays armed while the protocol wants input; one read per readiness
+ * EPOLLIN is armed while the protocol wants input; one read per readiness
  * event (epoll reports the socket again if more is buffered, which keeps
  * connections fair); a write is tried as soon as output is produced and
  * EPOLLOUT is armed only while output is still pending.
@@ -9,11 +9,16 @@
  * Edge-triggered (--edge-triggered): every socket is registered once with
  * EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET and never modified, so the data path
  * makes no epoll_ctl calls. An edge only says "something changed": the loop
- * remembers readiness per connection, reads until EAGAIN and writes until
- * EAGAIN. To stay fair, a connection gets at most READS_PER_TURN reads per
- * turn; one that still has data goes on a ready list served after the batch
- * (and epoll_wait does not block while that list is non-empty). */
+ * remembers readiness per connection and reads/writes until the kernel says
+ * EAGAIN (or a short read/write shows the socket is drained/full). To stay
+ * fair, a connection gets at most IO_PER_TURN reads and writes per turn; one
+ * that could still do more goes on a ready list served after the batch, and
+ * epoll_wait does not block while that list is non-empty.
+ *
+ * Both modes: a connection whose peer sent EOF is still written to until its
+ * reply is complete; accept survives EMFILE with a reserve descriptor. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -27,14 +32,14 @@
 #define MAX_EVENTS 512
 #define READ_BUF (64 * 1024)
 #define MAX_IOV 64
-#define READS_PER_TURN 16
+#define IO_PER_TURN 16
 
 typedef struct conn {
     int fd;
     session *s;
     uint32_t armed;       /* LT: events currently registered */
-    bool readable;        /* ET: no EAGAIN seen since the last EPOLLIN edge */
-    bool writable;        /* ET: no EAGAIN seen since the last EPOLLOUT edge */
+    bool readable;        /* ET: input may be waiting in the socket */
+    bool writable;        /* ET: the socket buffer may have room */
     bool peer_shut;       /* ET: EPOLLRDHUP seen, so read on until EOF */
     bool on_ready_list;
     struct conn *next_ready;
@@ -42,19 +47,19 @@ typedef struct conn {
 
 typedef struct {
     int ep, listen_fd;
+    int reserve_fd; /* spare descriptor, given up to shed a connection on EMFILE */
     bool edge, tcp;
     session_opts opts;
     session_stats stats;
     uint8_t buf[READ_BUF];
-    conn *ready; /* ET: connections with unread input left after their turn */
+    conn *ready; /* ET: connections with I/O left after their turn */
 } loop;
 
 static void conn_close(conn *c) {
     sc_close(c->fd); /* closing the fd also removes it from the epoll set */
     ctr_add(&g_counters.closed, 1);
     session_free(c->s);
-    c->fd = -1;
-    c->s = NULL;
+    free(c);
 }
 
 /* LT: keep the registered interest equal to what the connection needs. */
@@ -68,11 +73,11 @@ static void rearm(loop *l, conn *c) {
     c->armed = want;
 }
 
-/* Writes pending output until done or EAGAIN. Returns false if the
- * connection failed. */
+/* Writes pending output until done, full, or IO_PER_TURN writes. Returns
+ * false if the connection failed. */
 static bool flush(conn *c) {
     struct iovec iov[MAX_IOV];
-    while (session_output_pending(c->s)) {
+    for (int turn = 0; turn < IO_PER_TURN && session_output_pending(c->s); turn++) {
         size_t n = session_output_iov(c->s, iov, MAX_IOV);
         ssize_t w = n == 1 ? sc_write(c->fd, iov[0].iov_base, iov[0].iov_len)
                            : sc_writev(c->fd, iov, (int)n);
@@ -82,11 +87,11 @@ static bool flush(conn *c) {
                 return true;
             }
             if (errno == EINTR) continue;
-            return false;
+            return false; /* EPIPE, ECONNRESET: the peer is gone */
         }
-        session_output_done(c->s, (size_t)w);
         size_t asked = 0;
         for (size_t i = 0; i < n; i++) asked += iov[i].iov_len;
+        session_output_done(c->s, (size_t)w);
         if ((size_t)w < asked) {
             /* A short write means the socket buffer is full: waiting for
              * EPOLLOUT saves the write that would only return EAGAIN. */
@@ -97,24 +102,26 @@ static bool flush(conn *c) {
     return true;
 }
 
-/* One read into the loop's buffer. Returns 1 on data, 0 on EAGAIN, -1 when the
- * connection is finished (EOF or error). */
-static int read_once(loop *l, conn *c) {
+/* One read into the loop's buffer. Returns false when the connection failed. */
+static bool read_once(loop *l, conn *c) {
     ssize_t r = sc_read(c->fd, l->buf, sizeof l->buf);
     if (r > 0) {
         /* ET: a short read drained the socket; new data raises a new edge,
          * so the read that would only return EAGAIN is skipped (as nginx does). */
         if ((size_t)r < sizeof l->buf && !c->peer_shut) c->readable = false;
         session_input(c->s, l->buf, (size_t)r);
-        return 1;
+        return true;
     }
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (r == 0) {
         c->readable = false;
-        return 0;
+        session_peer_closed(c->s); /* EOF: finish the replies, then close */
+        return true;
     }
-    if (r < 0 && errno == EINTR) return 1;
-    session_peer_closed(c->s);
-    return -1;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        c->readable = false;
+        return true;
+    }
+    return errno == EINTR;
 }
 
 /* Common tail of every event: write what the protocol produced, close when
@@ -123,7 +130,6 @@ static bool settle(loop *l, conn *c, bool failed) {
     if (!failed && (!l->edge || c->writable) && !flush(c)) failed = true;
     if (failed || (session_should_close(c->s) && !session_output_pending(c->s))) {
         conn_close(c);
-        free(c);
         return false;
     }
     if (!l->edge) rearm(l, c);
@@ -133,31 +139,31 @@ static bool settle(loop *l, conn *c, bool failed) {
 static void handle_lt(loop *l, conn *c, uint32_t events) {
     bool failed = false;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        if (session_wants_input(c->s)) failed = read_once(l, c) < 0;
+        if (session_wants_input(c->s)) failed = !read_once(l, c);
+        /* Not reading: HUP/ERR still mean the connection is dead (a peer that
+         * only half-closed raises neither). */
         else if (events & (EPOLLHUP | EPOLLERR)) failed = true;
     }
     settle(l, c, failed);
+}
+
+static bool et_has_work(const conn *c) {
+    return (c->readable && session_wants_input(c->s)) ||
+           (c->writable && session_output_pending(c->s));
 }
 
 /* ET: read while the socket has data and the protocol takes it, writing
  * between reads so replies are not held back by a long read burst. */
 static void serve_et(loop *l, conn *c) {
     bool failed = false;
-    int reads = 0;
-    while (c->readable && session_wants_input(c->s) && reads < READS_PER_TURN) {
-        int r = read_once(l, c);
-        if (r < 0) {
-            failed = true;
-            break;
-        }
-        reads++;
-        if (c->writable && !flush(c)) {
+    for (int reads = 0; c->readable && session_wants_input(c->s) && reads < IO_PER_TURN; reads++) {
+        if (!read_once(l, c) || (c->writable && !flush(c))) {
             failed = true;
             break;
         }
     }
     if (!settle(l, c, failed)) return;
-    if (c->readable && session_wants_input(c->s) && !c->on_ready_list) {
+    if (et_has_work(c) && !c->on_ready_list) {
         c->on_ready_list = true;
         c->next_ready = l->ready;
         l->ready = c;
@@ -183,13 +189,26 @@ static void drain_ready_list(loop *l) {
     }
 }
 
+/* Out of descriptors: the pending connection would make a level-triggered
+ * listener fire forever. Give up the reserve descriptor, accept and close the
+ * connection (the client sees it refused), and take the reserve back — the
+ * approach libuv and libev use. */
+static void shed_connection(loop *l) {
+    if (l->reserve_fd < 0) return;
+    close(l->reserve_fd);
+    int fd = sc_accept4(l->listen_fd, SOCK_CLOEXEC);
+    if (fd >= 0) sc_close(fd);
+    l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    fprintf(stderr, "epoll: out of file descriptors: shed one connection\n");
+}
+
 static void accept_all(loop *l) {
     for (;;) {
         int fd = sc_accept4(l->listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                fprintf(stderr, "epoll: accept: %s\n", strerror(errno)); /* e.g. EMFILE: retried on the next event */
+            if (errno == EMFILE || errno == ENFILE) shed_connection(l);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK) fprintf(stderr, "epoll: accept: %s\n", strerror(errno));
             return;
         }
         ctr_add(&g_counters.accepted, 1);
@@ -213,10 +232,7 @@ static void accept_all(loop *l) {
         } else {
             ev.events = c->armed = EPOLLIN;
         }
-        if (sc_epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            conn_close(c);
-            free(c);
-        }
+        if (sc_epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0) conn_close(c);
     }
 }
 
@@ -229,6 +245,7 @@ int main(int argc, char **argv) {
     endpoint bound;
     l.listen_fd = server_listen(&args, &bound);
     l.tcp = bound.family != AF_UNIX;
+    l.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     l.ep = epoll_create1(EPOLL_CLOEXEC);
     if (l.ep < 0) control_fatal("epoll_create1: %s", strerror(errno));
     /* The listener is always level-triggered: accept_all drains it anyway. */
@@ -244,7 +261,9 @@ int main(int argc, char **argv) {
             if (errno == EINTR) continue;
             control_fatal("epoll_wait: %s", strerror(errno));
         }
-        sc_wakeup((unsigned)n);
+        /* A non-blocking poll that found nothing (ready list pending) is a
+         * syscall, but not a wakeup. */
+        if (n > 0) sc_wakeup((unsigned)n);
         for (int i = 0; i < n; i++) {
             conn *c = events[i].data.ptr;
             if (!c) accept_all(&l);

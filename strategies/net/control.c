@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,9 @@ void server_args_parse(int argc, char **argv, const char *strategy, server_args 
     }
     if (!have_proto || !a->listen) usage(strategy, "--protocol and --listen are required");
     g_counting = !a->no_counters;
+    /* A peer that vanishes must cost an EPIPE, not the process (a parent
+     * such as Node resets SIGPIPE to its default for children). */
+    signal(SIGPIPE, SIG_IGN);
 }
 
 static bool is_loopback(const endpoint *ep) {
@@ -146,11 +150,17 @@ static void write_snapshot(void) {
  * strategy's loop never has to know about the channel. */
 static void *control_thread(void *arg) {
     (void)arg;
-    char line[512];
-    while (fgets(line, sizeof line, stdin)) {
-        if (strstr(line, "\"snapshot\"")) write_snapshot();
-        else if (strstr(line, "\"exit\"")) break;
-        else fprintf(stderr, "control: ignoring unknown command: %s", line);
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, stdin) >= 0) {
+        /* Commands are whole lines; whitespace is ignored. */
+        char *w = line;
+        for (char *r = line; *r; r++)
+            if (*r != ' ' && *r != '\t' && *r != '\r' && *r != '\n') *w++ = *r;
+        *w = 0;
+        if (!strcmp(line, "{\"cmd\":\"snapshot\"}")) write_snapshot();
+        else if (!strcmp(line, "{\"cmd\":\"exit\"}")) break;
+        else if (*line) fprintf(stderr, "control: ignoring unknown command: %s\n", line);
     }
     fflush(stdout);
     _exit(0);

@@ -40,7 +40,10 @@ void ctr_write_json(FILE *f) {
                 ctr_get(&c->errors));
         first = 0;
     }
-    uint64_t acc = ctr_get(&g_counters.accepted), clo = ctr_get(&g_counters.closed);
+    /* closed first: a connection is accepted before it is closed, so this
+     * order cannot see more closes than accepts (clamped all the same). */
+    uint64_t clo = ctr_get(&g_counters.closed), acc = ctr_get(&g_counters.accepted);
+    if (clo > acc) clo = acc;
     fprintf(f, "},\"wakeups\":%" PRIu64 ",\"events\":%" PRIu64
                ",\"connections\":{\"accepted\":%" PRIu64 ",\"closed\":%" PRIu64 ",\"open\":%" PRIu64 "}",
             ctr_get(&g_counters.wakeups), ctr_get(&g_counters.events), acc, clo, acc - clo);

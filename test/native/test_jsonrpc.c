@@ -20,4 +20,16 @@ void test_jsonrpc(void) {
     CHECK(!parse("{\"id\":nul}", &r));
     CHECK(!parse("{\"id\" 1}", &r));
     CHECK(!parse("{\"a\":\"unterminated}", &r));
+    /* Numbers and escapes follow the JSON grammar: the id is echoed raw, so
+     * whatever passes here must be valid JSON in the reply. */
+    CHECK(parse("{\"id\":-0.5e+3}", &r) && r.id_len == 7);
+    CHECK(parse("{\"id\":\"\\u00e9\\n\"}", &r));
+    CHECK(!parse("{\"id\":1abc-+e}", &r));
+    CHECK(!parse("{\"id\":01}", &r));
+    CHECK(!parse("{\"id\":1.}", &r));
+    CHECK(!parse("{\"id\":-}", &r));
+    CHECK(!parse("{\"id\":tru}", &r));
+    CHECK(!parse("{\"id\":\"\\x\"}", &r));
+    CHECK(!parse("{\"id\":\"\\u12g4\"}", &r));
+    CHECK(!jsonrpc_parse("{\"id\":1\0}", 9, &r));
 }

@@ -5,7 +5,7 @@
 
 static size_t make(uint8_t *out, const char *cmd, const uint8_t *payload, uint32_t len, bool sum) {
     p2p_encode_header(out, cmd, len, sum ? p2p_checksum(payload, len) : 0);
-    memcpy(out + P2P_HEADER_LEN, payload, len);
+    if (len) memcpy(out + P2P_HEADER_LEN, payload, len); /* payload may be NULL when empty */
     return P2P_HEADER_LEN + len;
 }
 

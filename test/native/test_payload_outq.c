@@ -70,6 +70,19 @@ void test_payload_outq(void) {
         outq_consume(&q, 1);
     }
     CHECK(total == 66);
+    /* Headers between referenced payloads share one arena chunk, back to
+     * back, instead of a buffer each. */
+    for (int i = 0; i < 100; i++) {
+        outq_append(&q, "headerheaderheaderheader", 24);
+        outq_append_ref(&q, p, 1000);
+    }
+    struct iovec big[200];
+    CHECK(outq_iov(&q, big, 200) == 200);
+    int packed = 1;
+    for (int i = 2; i < 200; i += 2) packed &= (uint8_t *)big[i].iov_base == (uint8_t *)big[i - 2].iov_base + 24;
+    CHECK(packed);
+    outq_consume(&q, outq_bytes(&q));
+    CHECK(outq_bytes(&q) == 0);
     outq_free(&q);
     payload_free(&a);
     payload_free(&b);

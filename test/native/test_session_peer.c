@@ -7,7 +7,7 @@
 
 static size_t msg(uint8_t *out, const char *cmd, const void *payload, uint32_t len) {
     p2p_encode_header(out, cmd, len, 0);
-    memcpy(out + P2P_HEADER_LEN, payload, len);
+    if (len) memcpy(out + P2P_HEADER_LEN, payload, len); /* payload may be NULL when empty */
     return P2P_HEADER_LEN + len;
 }
 
@@ -72,6 +72,34 @@ void test_session_peer(void) {
     CHECK(session_output_pending(s) == 4 * 124 + 32);
     got = drain(s, out, sizeof out, 1 << 20);
     CHECK(got == 4 * 124 + 32 && !memcmp(out + 4 * 124 + 24, &nonce, 8));
+
+    /* EOF after a getdata: the stream still completes, then the session
+     * asks to close. */
+    g = (p2p_getdata){.count = 12, .size = 65536, .seed = 5};
+    p2p_getdata_encode(gp, &g);
+    session *e = session_new(&o, &st);
+    n = msg(in, "getdata", gp, sizeof gp);
+    session_input(e, in, n);
+    session_peer_closed(e);
+    CHECK(!session_wants_input(e) && !session_should_close(e));
+    got = drain(e, out, sizeof out, 1 << 20);
+    CHECK(got == 12 * (24 + 65536) && session_should_close(e));
+    session_free(e);
+
+    /* Backpressure: a peer that sends large pings and never reads its pongs
+     * stops being read once a high-water mark of replies is queued. */
+    e = session_new(&o, &st);
+    static uint8_t big[24 + 100000];
+    p2p_encode_header(big, "ping", 100000, 0);
+    int sent = 0;
+    while (session_wants_input(e) && sent < 50) {
+        session_input(e, big, sizeof big);
+        sent++;
+    }
+    CHECK(sent < 50 && session_output_pending(e) < 512 * 1024);
+    got = drain(e, out, sizeof out, 1 << 20);
+    CHECK(got == (size_t)sent * sizeof big && session_wants_input(e));
+    session_free(e);
 
     /* Bad magic: the session asks to close and ignores later input. */
     memcpy(in, "GET / HTTP/1.1\r\n\r\n", 18);
