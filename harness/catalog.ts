@@ -40,7 +40,15 @@ export interface Scenario {
   verifies?: string;
   defaults: Params;
   quick: Params;
+  /* Bounds on parameters the user may override, with the reason shown when crossed. */
+  limits: Record<string, ParamLimit>;
   file: string;
+}
+
+export interface ParamLimit {
+  min?: number;
+  max?: number;
+  why?: string;
 }
 
 export interface Catalog {
@@ -193,6 +201,17 @@ export function parseScenario(data: unknown, rel: string): Scenario {
   if (merged.active !== undefined && merged.active > merged.connections) {
     throw new CatalogError(rel, 'active', `(${merged.active}) must not exceed connections (${merged.connections})`);
   }
+  const limits: Record<string, ParamLimit> = {};
+  if (data.limits !== undefined) {
+    if (!isObject(data.limits)) throw new CatalogError(rel, 'limits', 'must be an object of {min?, max?, why?} per parameter');
+    for (const [k, v] of Object.entries(data.limits)) {
+      if (!isObject(v)) throw new CatalogError(rel, `limits.${k}`, 'must be an object');
+      for (const b of ['min', 'max'] as const) {
+        if (v[b] !== undefined && (typeof v[b] !== 'number' || !Number.isFinite(v[b]))) throw new CatalogError(rel, `limits.${k}.${b}`, 'must be a number');
+      }
+      limits[k] = { min: v.min as number | undefined, max: v.max as number | undefined, why: str(v, 'why', rel, `limits.${k}.why`, true) };
+    }
+  }
   return {
     name,
     protocol: str(data, 'protocol', rel, 'protocol')!,
@@ -202,6 +221,7 @@ export function parseScenario(data: unknown, rel: string): Scenario {
     verifies: str(data, 'verifies', rel, 'verifies', true),
     defaults,
     quick,
+    limits,
     file: rel,
   };
 }

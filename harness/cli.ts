@@ -19,6 +19,7 @@ import { decidePinning, endAllProcesses, Pinning } from './process.js';
 import { runMatrix } from './run.js';
 import { serve } from './serve.js';
 import { renderTable } from './table.js';
+import { checkConnections } from './fdlimit.js';
 import { formatBytes, parseCount, parseSeconds, parseSize } from './units.js';
 import type { Params } from './catalog.js';
 
@@ -129,6 +130,7 @@ async function runCommand(argv: RunArgs): Promise<number> {
   if (!findExecutable(LOADGEN_COMMAND, root) || !catalog.strategies.some((v) => v.available)) {
     throw new UsageError(NOT_BUILT_HINT);
   }
+  for (const cell of plan.cells) checkConnections(cell.params.connections);
   if (plan.cells.length === 0) {
     throw new UsageError('nothing to run: no selected strategy supports the selected scenarios and transports (see muxbench list)');
   }

@@ -34,7 +34,7 @@ export interface LoadgenResult {
   verified_pieces: number;
   elapsed_ns: number;
   latency: { unit: string; count: number; buckets: [number, number][] };
-  cpu: { utime_us: number; stime_us: number };
+  cpu: { utime_us: number; stime_us: number; cpu_ns: number; wall_ns: number };
   errors: string[];
 }
 
@@ -95,7 +95,7 @@ export function parseResult(e: ChannelEvent, what = 'load generator result'): Lo
     ok: e.ok,
     ...nums(e, ['ops', 'bytes_sent', 'bytes_received', 'payload_bytes', 'verified_pieces', 'elapsed_ns'] as const, what, ''),
     latency: { unit: 'ns', count: num(lat, 'count', what, 'latency.'), buckets: buckets as [number, number][] },
-    cpu: nums(obj(e, 'cpu', what), ['utime_us', 'stime_us'] as const, what, 'cpu.'),
+    cpu: nums(obj(e, 'cpu', what), ['utime_us', 'stime_us', 'cpu_ns', 'wall_ns'] as const, what, 'cpu.'),
     errors: errors.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))),
   };
 }
@@ -139,6 +139,8 @@ export interface RepetitionMetrics {
     maxrss_kb: number;
     messages_in: number;
     messages_out: number;
+    /* Payload bytes the server queued (block payloads, HTTP bodies): should equal the client's verified payload in bulk cells. */
+    payload_bytes_out: number;
     protocol_errors: number;
   };
   client: { cpu_user_us: number; cpu_sys_us: number; cpu_percent: number; verified_pieces: number };
@@ -191,7 +193,8 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult):
   const stime = b.rusage.stime_us - a.rusage.stime_us;
   const wakeups = b.wakeups - a.wakeups;
   const seconds = r.elapsed_ns / 1e9;
-  const clientCpuPercent = per((r.cpu.utime_us + r.cpu.stime_us) * 1000, r.elapsed_ns) * 100;
+  // Exact CPU time over the interval it was measured on (see docs/control-channel.md).
+  const clientCpuPercent = per(r.cpu.cpu_ns, r.cpu.wall_ns) * 100;
 
   const metrics: RepetitionMetrics = {
     elapsed_ns: r.elapsed_ns,
@@ -216,6 +219,7 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult):
       maxrss_kb: b.rusage.maxrss_kb,
       messages_in: b.protocol.messages_in - a.protocol.messages_in,
       messages_out: b.protocol.messages_out - a.protocol.messages_out,
+      payload_bytes_out: b.protocol.payload_bytes_out - a.protocol.payload_bytes_out,
       protocol_errors: b.protocol.protocol_errors - a.protocol.protocol_errors,
     },
     client: { cpu_user_us: r.cpu.utime_us, cpu_sys_us: r.cpu.stime_us, cpu_percent: clientCpuPercent, verified_pieces: r.verified_pieces },

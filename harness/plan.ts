@@ -55,6 +55,13 @@ export function scenarioParams(s: Scenario, quick: boolean, overrides: Params): 
     if (k in p) p[k] = v; // connections is always in p (the scenario files require it)
   }
   if (p.active === undefined || p.active > p.connections) p.active = p.connections;
+  for (const [k, lim] of Object.entries(s.limits)) {
+    const v = p[k];
+    if (v === undefined) continue;
+    const why = lim.why ? ` (${lim.why})` : '';
+    if (lim.max !== undefined && v > lim.max) throw new UsageError(`--${k} ${v} is above ${s.name}'s limit of ${lim.max}${why}`);
+    if (lim.min !== undefined && v < lim.min) throw new UsageError(`--${k} ${v} is below ${s.name}'s minimum of ${lim.min}${why}`);
+  }
   return p;
 }
 

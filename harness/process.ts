@@ -43,12 +43,14 @@ export class NativeProcess {
   private readonly stderrLines: string[] = [];
   private stderrPartial = '';
   private readonly logFd: number | null;
+  private readonly echoesStderr: boolean;
 
   constructor(opts: SpawnOptions) {
     this.label = opts.label;
     this.argv = opts.cpu != null ? ['taskset', '-c', String(opts.cpu), ...opts.argv] : [...opts.argv];
     this.events = new EventQueue(opts.label, () => this.stderrContext());
     this.logFd = opts.stderrLog ? fs.openSync(opts.stderrLog, 'a') : null;
+    this.echoesStderr = opts.echoStderr === true;
     // detached: the child gets its own process group, so a Ctrl-C in the
     // terminal reaches only muxbench, which then ends the children itself (in
     // order, recorded). If muxbench dies abruptly, the children see end of
@@ -129,6 +131,8 @@ export class NativeProcess {
   }
 
   private stderrContext(): string {
+    // When stderr goes straight to the terminal (serve), the user has just seen it.
+    if (this.echoesStderr) return '';
     const lines = this.lastStderr();
     return lines.length ? `\nlast stderr lines of ${this.label} (pid ${this.pid}):\n  ${lines.join('\n  ')}` : `\n(${this.label} wrote nothing to stderr)`;
   }

@@ -43,7 +43,8 @@ export interface CellResult {
   /* CPUs of the server and the load generator, or null when unpinned (with the reason). */
   cpus: { server: number; loadgen: number } | null;
   pinning: string;
-  status: 'ok' | 'failed' | 'pending';
+  /* pending: not run (yet); interrupted: stopped by a signal, summary covers the repetitions done. */
+  status: 'ok' | 'failed' | 'pending' | 'interrupted';
   error?: string;
   client_bound: boolean;
   repetitions: Repetition[];

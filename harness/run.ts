@@ -1,6 +1,7 @@
 /* The `run` command after its flags are parsed: run every planned cell
  * `repeat` times, aggregate, write results.json after each cell and print a
  * summary. A failing cell is recorded with its reason and the run goes on. */
+import { CLIENT_BOUND_PERCENT } from './metrics.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { runRepetition } from './cell.js';
@@ -57,32 +58,42 @@ function progressLine(m: CellResult['repetitions'][number]): string {
 
 export function summaryTable(cells: CellResult[]): string {
   const med = (c: CellResult, k: string) => c.summary[k]?.median;
-  const rows = cells.map((c) => [
-    c.scenario,
-    c.transport,
-    c.strategy,
-    c.status === 'ok' ? formatCount(med(c, 'throughput.ops_per_s')) : c.status,
-    c.status === 'ok' && (med(c, 'throughput.payload_bytes_per_s') ?? 0) > 0 ? formatMiBps(med(c, 'throughput.payload_bytes_per_s')).replace(' MiB/s', '') : '-',
-    c.status === 'ok' ? (med(c, 'latency_us.p99')?.toFixed(1) ?? '-') : '-',
-    c.status === 'ok' ? (med(c, 'server.cpu_us_per_op')?.toFixed(2) ?? '-') : '-',
-    c.status === 'ok' ? (med(c, 'server.syscalls_per_op')?.toFixed(2) ?? '-') : '-',
-    c.status === 'ok' ? (med(c, 'server.cpu_percent')?.toFixed(0) ?? '-') : '-',
-    c.status === 'ok' ? (med(c, 'client.cpu_percent')?.toFixed(0) ?? '-') : '-',
-    c.client_bound ? 'yes' : '',
-  ]);
+  const fixed = (c: CellResult, k: string, digits: number) => med(c, k)?.toFixed(digits) ?? '-';
+  const rows = cells.map((c) => {
+    const okReps = c.repetitions.filter((r) => r.status === 'ok').length;
+    const notes = [
+      c.status === 'failed' ? 'FAILED' : '',
+      c.status === 'interrupted' ? `interrupted (${okReps} ${okReps === 1 ? 'rep' : 'reps'})` : '',
+      c.client_bound ? 'client-bound' : '',
+    ].filter(Boolean);
+    const payload = med(c, 'throughput.payload_bytes_per_s') ?? 0;
+    return [
+      c.scenario,
+      c.transport,
+      c.strategy,
+      okReps ? formatCount(med(c, 'throughput.ops_per_s')) : '-',
+      okReps && payload > 0 ? formatMiBps(payload).replace(' MiB/s', '') : '-',
+      fixed(c, 'latency_us.p99', 1),
+      fixed(c, 'server.cpu_us_per_op', 2),
+      fixed(c, 'server.syscalls_per_op', 2),
+      fixed(c, 'server.cpu_percent', 0),
+      fixed(c, 'client.cpu_percent', 0),
+      notes.join(', '),
+    ];
+  });
   return renderTable(
     [
       { header: 'scenario' },
       { header: 'transport' },
       { header: 'strategy' },
       { header: 'ops/s', align: 'right' },
-      { header: 'MiB/s', align: 'right' },
+      { header: 'payload MiB/s', align: 'right' },
       { header: 'p99 µs', align: 'right' },
-      { header: 'CPU µs/op', align: 'right' },
-      { header: 'syscalls/op', align: 'right' },
+      { header: 'server CPU µs/op', align: 'right' },
+      { header: 'server syscalls/op', align: 'right' },
       { header: 'server CPU%', align: 'right' },
       { header: 'client CPU%', align: 'right' },
-      { header: 'client-bound' },
+      { header: 'notes' },
     ],
     rows,
   );
@@ -161,10 +172,11 @@ export async function runMatrix(req: RunRequest): Promise<number> {
     }
     const ok = record.repetitions.filter((r) => r.status === 'ok');
     const failed = record.repetitions.find((r) => r.status === 'failed');
-    record.status = failed ? 'failed' : 'ok';
+    record.status = stop.signal ? 'interrupted' : failed ? 'failed' : 'ok';
     if (failed) record.error = `rep ${failed.rep}: ${failed.error}`;
-    record.client_bound = ok.some((r) => r.client_bound);
     record.summary = summarize(ok.map((r) => r.metrics!));
+    // Judged on the median, like every number in the summary.
+    record.client_bound = (record.summary['client.cpu_percent']?.median ?? 0) >= CLIENT_BOUND_PERCENT;
     save();
   }
 
@@ -174,9 +186,11 @@ export async function runMatrix(req: RunRequest): Promise<number> {
 
   const done = results.cells.filter((c) => c.status !== 'pending');
   if (done.length) log('\n' + summaryTable(done));
+  const notRun = results.cells.length - done.length;
+  if (notRun) log(`\nnot run (interrupted): ${notRun} ${notRun === 1 ? 'cell' : 'cells'}`);
   const failures = done.filter((c) => c.status === 'failed');
   for (const c of failures) log(`\nFAILED ${c.id}: ${c.error}`);
-  if (done.some((c) => c.client_bound)) log('\nclient-bound: the load generator used ≥ 90% of its CPU; the server may be faster than measured (when the server is near 100% too, both sides are saturated).');
+  if (done.some((c) => c.client_bound)) log(`\nclient-bound: the load generator's median CPU share was ≥ ${CLIENT_BOUND_PERCENT}%; the server may be faster than measured (when the server is near 100% too, both sides are saturated).`);
   log(`\nresults: ${resultsFile}`);
   if (stop.signal) return EXIT_INTERRUPTED;
   return failures.length ? EXIT_CELL_FAILED : EXIT_OK;

@@ -35,7 +35,7 @@ export function resolveListen(listen: string, supported: string[], cwd = process
     const hp = /^(.*):(\d{1,5})$/.exec(rest);
     if (!hp || Number(hp[2]) > 65535) throw new UsageError(`--listen: "${listen}" must be tcp:HOST:PORT (PORT 0 lets the kernel pick)`);
     // Benchmarks stay on loopback (DESIGN.md §9): never expose a test server.
-    if (!LOOPBACK_RE.test(hp[1])) throw new UsageError(`--listen: only loopback addresses (127.x.x.x, [::1]) are allowed, got ${hp[1]}`);
+    if (!LOOPBACK_RE.test(hp[1])) throw new UsageError(`--listen: only numeric loopback addresses (127.x.x.x, [::1]) or unix:PATH are allowed, got ${hp[1]}${hp[1] === "localhost" ? " (write 127.0.0.1)" : ""}`);
     return listen;
   }
   const p = path.resolve(cwd, rest);
@@ -58,6 +58,7 @@ function examples(address: string, protocol: string, scenarios: Scenario[], root
     if (unix) {
       out.push('(wrk and ab cannot connect to unix sockets; the load generator below can)');
     } else {
+      out.push('(wrk and ab come from Debian: apt-get install wrk apache2-utils)');
       out.push(`wrk -t1 -c100 -d10s '${base}/bulk?bytes=1024'`);
       out.push(`printf '%s' ${body} > /tmp/rpc.json && ab -k -n 20000 -c 100 -p /tmp/rpc.json -T application/json ${base}/`);
     }

@@ -305,7 +305,7 @@ static int bulk_setup(lg_conn *c, char *err, size_t errlen) {
     c->drv = s;
     c->ops_target = mine;
     if (!s || lg_conn_buffers(c, 256, 1) != 0 || !(s->h = payload_hasher_new()) ||
-        payload_init(&s->src, a->seed + c->index, a->chunk) != 0) {
+        payload_init(&s->src, a->seed + c->index, a->chunk) != 0 || payload_prepare_hashes(&s->src) != 0) {
         snprintf(err, errlen, "out of memory for connection %u", c->index);
         return -1;
     }

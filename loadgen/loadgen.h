@@ -128,6 +128,12 @@ static inline uint64_t lg_now(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static inline uint64_t lg_process_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Part k of `total` split over `parts`, the remainder going to the first ones. */
 static inline uint64_t lg_share(uint64_t total, uint32_t parts, uint32_t k) {
     return total / parts + (k < total % parts ? 1u : 0u);
@@ -160,6 +166,11 @@ void lg_conn_fail(lg_conn *c, const char *fmt, ...) __attribute__((format(printf
 void lg_error(lg_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lg_json_string(const char *s, FILE *f);
 bool lg_result_ok(const lg_run *r);
-void lg_print_result(const lg_run *r, long utime_us, long stime_us);
+/* The load generator's CPU use over the window. */
+typedef struct {
+    long utime_us, stime_us;  /* rusage split (tick-sampled) */
+    uint64_t cpu_ns, wall_ns; /* exact process CPU time, and the wall time it covers */
+} lg_cpu;
+void lg_print_result(const lg_run *r, const lg_cpu *cpu);
 
 #endif

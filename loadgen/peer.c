@@ -198,7 +198,8 @@ static int add_request(lg_conn *c, block_state *s, uint32_t count, uint32_t size
     rq->g.count = count;
     rq->g.size = size;
     rq->g.seed = seed;
-    if (payload_init(&rq->src, seed, size) != 0) return -1;
+    /* Pattern and hash table are built here, before "ready", not in the window. */
+    if (payload_init(&rq->src, seed, size) != 0 || payload_prepare_hashes(&rq->src) != 0) return -1;
     if (c->run->args->verify_checksum)
         for (uint32_t i = 0; i < count && i < CSUM_WARM; i++)
             expected_checksum(rq, i, payload_expected_hash(&rq->src, i, size));

@@ -40,7 +40,7 @@ bool lg_result_ok(const lg_run *r) {
     return r->nerrors == 0 && r->errors_dropped == 0 && r->active_left == 0 && r->ops == r->ops_target;
 }
 
-void lg_print_result(const lg_run *r, long utime_us, long stime_us) {
+void lg_print_result(const lg_run *r, const lg_cpu *cpu) {
     FILE *f = stdout;
     fprintf(f,
             "{\"event\":\"result\",\"ok\":%s,\"ops\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
@@ -49,7 +49,8 @@ void lg_print_result(const lg_run *r, long utime_us, long stime_us) {
             lg_result_ok(r) ? "true" : "false", r->ops, r->bytes_sent, r->bytes_received,
             r->payload_bytes, r->verified_pieces, r->t_end - r->t_go);
     hist_write_json(&r->lat, f);
-    fprintf(f, ",\"cpu\":{\"utime_us\":%ld,\"stime_us\":%ld},\"errors\":[", utime_us, stime_us);
+    fprintf(f, ",\"cpu\":{\"utime_us\":%ld,\"stime_us\":%ld,\"cpu_ns\":%" PRIu64 ",\"wall_ns\":%" PRIu64 "},\"errors\":[",
+            cpu->utime_us, cpu->stime_us, cpu->cpu_ns, cpu->wall_ns);
     for (uint32_t i = 0; i < r->nerrors; i++) {
         if (i) fputc(',', f);
         lg_json_string(r->errors[i], f);

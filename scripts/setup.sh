@@ -31,8 +31,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 20 ]; then
-  echo "setup: Node.js 20 or newer is required (found $(node -v))" >&2
+node_minor=$(node -p 'process.versions.node.split(".")[1]')
+if [ "$node_major" -lt 20 ] || { [ "$node_major" -eq 20 ] && [ "$node_minor" -lt 19 ]; }; then
+  echo "setup: Node.js 20.19 or newer is required (yargs 18 needs it) (found $(node -v))" >&2
   exit 1
 fi
 

@@ -75,6 +75,15 @@ test('scenario validation names the file and the field', () => {
   assert.match(err({ ...echoScenario, quick: { bytes: '8M' } }), /quick\.bytes must be a positive integer, got "8M"/);
   assert.match(err({ ...echoScenario, defaults: { connections: 5, 'Bad-Key': 1 } }), /defaults\.Bad-Key is not a valid parameter name/);
   assert.match(err({ ...echoScenario, defaults: { connections: 5, active: 6 } }), /active \(6\) must not exceed connections \(5\)/);
+  assert.match(err({ ...echoScenario, limits: { chunk: { max: '4M' } } }), /limits\.chunk\.max must be a number/);
+  assert.match(err({ ...echoScenario, limits: [] }), /limits must be an object/);
+});
+
+test('scenario limits turn out-of-range overrides into usage errors with the reason', () => {
+  const bulk = parseScenario({ ...echoScenario, name: 'bulk', defaults: { connections: 10, chunk: 65536 }, limits: { chunk: { min: 1, max: 4000000, why: 'protocol limit' } } }, 'scenarios/bulk.json');
+  assert.equal(scenarioParams(bulk, false, { chunk: 4000000 }).chunk, 4000000);
+  assert.throws(() => scenarioParams(bulk, false, { chunk: 4000001 }), /--chunk 4000001 is above bulk's limit of 4000000 \(protocol limit\)/);
+  assert.throws(() => scenarioParams(bulk, false, { chunk: 0 }), UsageError);
 });
 
 test('the repository\'s own scenarios and manifests are valid', () => {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { CLI, fakeRepo, writeJson } from './harness-fixture.js';
 import { readResults } from '../harness/results.js';
 
@@ -24,7 +24,7 @@ test('run --quick: every cell runs, results.json records the measured window', (
   assert.equal(r.code, 0, r.out + r.err);
   assert.match(r.out, /\[1\/2\] fake echo tcp rep 1\/1 … /);
   assert.match(r.out, /\[2\/2\] fake echo unix rep 1\/1 … /);
-  assert.match(r.out, /scenario\s+transport\s+strategy\s+ops\/s\s+MiB\/s\s+p99 µs\s+CPU µs\/op\s+syscalls\/op/);
+  assert.match(r.out, /scenario\s+transport\s+strategy\s+ops\/s\s+payload MiB\/s\s+p99 µs\s+server CPU µs\/op\s+server syscalls\/op\s+server CPU%\s+client CPU%\s+notes/);
 
   const { dir, results } = latestResults(root);
   assert.equal(results.schema, 'muxbench-results');
@@ -155,4 +155,33 @@ test('serve: prints the address, answers, and stops its server on SIGINT', async
   assert.equal(code, 0);
   assert.match(out, /server stopped/);
   assert.throws(() => process.kill(pid, 0), 'the server is gone');
+});
+
+test('SIGINT during a run: exit 130, finished repetitions kept, the cell marked interrupted', async () => {
+  const root = fakeRepo();
+  const child = spawn(process.execPath, [CLI, 'run', '--quick', '--strategies', 'fake', '--repeat', '50'], { env: { ...process.env, MUXBENCH_ROOT: root } });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no third repetition in 30 s:\n${out}`)), 30_000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/rep 3\/50/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, out);
+  const { results } = latestResults(root);
+  assert.equal(results.status, 'interrupted');
+  const [first, second] = results.cells;
+  assert.equal(first.status, 'interrupted');
+  const done = first.repetitions.filter((r) => r.status === 'ok').length;
+  assert.ok(done >= 3, `at least the 3 finished repetitions are kept (got ${done})`);
+  assert.equal(first.summary['ops'].median, 300, 'the summary covers the finished repetitions');
+  assert.equal(second.status, 'pending');
+  assert.match(out, /interrupted \(\d+ reps\)/);
+  assert.match(out, /not run \(interrupted\): 1 cell/);
 });

@@ -71,7 +71,7 @@ const result = (over: Partial<LoadgenResult> = {}): LoadgenResult => ({
   verified_pieces: 1000,
   elapsed_ns: 500_000_000,
   latency: { unit: 'ns', count: 1000, buckets: [[50_000, 1000]] },
-  cpu: { utime_us: 200_000, stime_us: 100_000 },
+  cpu: { utime_us: 200_000, stime_us: 100_000, cpu_ns: 300_000_000, wall_ns: 500_000_000 },
   errors: [],
   ...over,
 });
@@ -121,7 +121,7 @@ test('measure: per-op metrics are the diff of the two snapshots', () => {
 test('measure: byte mismatches, client failure and a saturated client are reported', () => {
   const a = snap({});
   const b = snap({ read: [10, 23999], write: [10, 32000] });
-  const m = measure(a, b, result({ cpu: { utime_us: 400_000, stime_us: 60_000 } }));
+  const m = measure(a, b, result({ cpu: { utime_us: 400_000, stime_us: 60_000, cpu_ns: 460_000_000, wall_ns: 500_000_000 } }));
   assert.equal(m.consistency.ok, false);
   assert.match(m.problems.join('\n'), /server read 23999 bytes in the window but the client sent 24000/);
   assert.equal(m.client_bound, true, '92% of the window on the client CPU');

@@ -62,6 +62,7 @@ test('run --quick: every cell does its exact work, verified, with agreeing count
         assert.equal(m.bytes.payload, p.bytes, `${cell.id}: payload bytes`);
         assert.equal(m.ops, pieces, `${cell.id}: pieces`);
         assert.equal(m.client.verified_pieces, pieces, `${cell.id}: verified pieces`);
+        assert.equal(m.server.payload_bytes_out, p.bytes, `${cell.id}: server payload bytes`);
         assert.ok(m.bytes.received > p.bytes!, `${cell.id}: framing bytes on top of the payload`);
       }
       assert.ok(m.server.cpu_user_us + m.server.cpu_sys_us > 0, `${cell.id}: server CPU measured`);

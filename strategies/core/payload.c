@@ -40,11 +40,15 @@ static void pattern_build(void) {
     pattern = p;
 }
 
+int payload_warm(void) {
+    pthread_once(&pattern_once, pattern_build);
+    return pattern ? 0 : -1;
+}
+
 int payload_init(payload_src *src, uint64_t seed, size_t piece_size) {
     memset(src, 0, sizeof *src);
     if (piece_size == 0 || piece_size > PAYLOAD_MAX_PIECE) return -1;
-    pthread_once(&pattern_once, pattern_build);
-    if (!pattern) return -1;
+    if (payload_warm() != 0) return -1;
     src->seed = seed;
     src->piece_size = piece_size;
     src->pattern = pattern;
@@ -78,15 +82,18 @@ static const hash_table *table_for(const payload_src *src) {
     return t;
 }
 
+int payload_prepare_hashes(payload_src *src) {
+    if (!src->slot_hash) {
+        const hash_table *t = table_for(src);
+        if (!t) return -1;
+        src->slot_hash = t->slot_hash;
+    }
+    return 0;
+}
+
 uint64_t payload_expected_hash(payload_src *src, uint64_t index, size_t len) {
     size_t slot = slot_of(src->seed, index);
-    if (len == src->piece_size) {
-        if (!src->slot_hash) {
-            const hash_table *t = table_for(src);
-            if (t) src->slot_hash = t->slot_hash;
-        }
-        if (src->slot_hash) return src->slot_hash[slot];
-    }
+    if (len == src->piece_size && payload_prepare_hashes(src) == 0) return src->slot_hash[slot];
     return XXH3_64bits(src->pattern + slot * PAYLOAD_STRIDE, len);
 }
 

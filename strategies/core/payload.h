@@ -36,6 +36,13 @@ typedef struct {
 int payload_init(payload_src *src, uint64_t seed, size_t piece_size);
 void payload_free(payload_src *src);
 
+/* Builds the shared pattern now, so the first stream does not pay for it
+ * inside a measured window. Returns 0 or -1 on ENOMEM. */
+int payload_warm(void);
+/* Receivers: tabulates the expected hashes of src's piece size now (for the
+ * same reason). Returns 0 or -1 on ENOMEM. */
+int payload_prepare_hashes(payload_src *src);
+
 /* Bytes of piece `index`; `len` may be shorter than piece_size for a final piece. */
 const uint8_t *payload_piece(const payload_src *src, uint64_t index, size_t len);
 

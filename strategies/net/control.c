@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/payload.h"
 #include "counters.h"
 
 /* stdout is shared by the loop thread (errors) and the control thread. */
@@ -69,6 +70,13 @@ void server_args_parse(int argc, char **argv, const char *strategy, server_args 
     /* A peer that vanishes must cost an EPIPE, not the process (a parent
      * such as Node resets SIGPIPE to its default for children). */
     signal(SIGPIPE, SIG_IGN);
+    /* Every peer is a descriptor; the default soft limit (often 1024) is
+     * below a 1000-peer scenario plus our own files, so take the hard limit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 static bool is_loopback(const endpoint *ep) {
@@ -87,6 +95,8 @@ int server_listen(const server_args *a, endpoint *bound) {
     if (!is_loopback(&ep)) control_fatal("refusing to listen on %s: only loopback addresses and unix sockets", a->listen);
     int fd = listen_on(&ep, a->backlog, bound, err, sizeof err);
     if (fd < 0) control_fatal("%s", err);
+    /* Start-up work stays out of every measured window. */
+    if (payload_warm() != 0) control_fatal("out of memory for the payload pattern");
     return fd;
 }
 
