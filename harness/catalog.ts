@@ -5,6 +5,7 @@
  * Files are validated on load so a typo fails the command with the file and
  * field named, instead of failing a cell halfway through a run. */
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { UsageError } from './errors.js';
 import { NOT_BUILT_HINT } from './paths.js';
@@ -136,6 +137,22 @@ export function findExecutable(cmd: string, root: string): string | null {
   return null;
 }
 
+const PROBE_TIMEOUT_MS = 5000;
+
+/* Runs `argv --probe`, which prints {"event":"probe","available":bool,"reason":"..."}. */
+export function probeVariant(argv: string[], root: string): { available: boolean; reason: string } {
+  const r = spawnSync(path.resolve(root, argv[0]), [...argv.slice(1), '--probe'], { cwd: root, encoding: 'utf8', timeout: PROBE_TIMEOUT_MS });
+  const line = (r.stdout ?? '').split('\n').find((l) => l.includes('"probe"'));
+  try {
+    const e = JSON.parse(line ?? '');
+    if (typeof e.available === 'boolean') return { available: e.available, reason: typeof e.reason === 'string' ? e.reason : 'unavailable on this host' };
+  } catch {
+    // fall through
+  }
+  const why = r.error ? r.error.message : `exit status ${r.status}${r.stderr ? `: ${r.stderr.trim().split('\n').pop()}` : ''}`;
+  return { available: false, reason: `--probe gave no answer (${why})` };
+}
+
 export function parseManifest(data: unknown, rel: string, root: string): StrategyVariant[] {
   if (!isObject(data)) throw new CatalogError(rel, '(top level)', 'must be a JSON object with "variants"');
   const variants = data.variants;
@@ -155,6 +172,10 @@ export function parseManifest(data: unknown, rel: string, root: string): Strateg
       }
     }
     const exe = findExecutable(command[0], root);
+    if (v.probe !== undefined && typeof v.probe !== 'boolean') throw new CatalogError(rel, `${at}.probe`, 'must be true or false');
+    // A strategy that depends on the host (a kernel feature, a permission)
+    // says so with "probe": its program then answers --probe with whether it can run here.
+    const probed = exe !== null && v.probe === true ? probeVariant([...command, ...args], root) : null;
     return {
       name,
       mechanism: str(v, 'mechanism', rel, `${at}.mechanism`)!,
@@ -163,8 +184,9 @@ export function parseManifest(data: unknown, rel: string, root: string): Strateg
       protocols,
       transports: transports as Transport[],
       manifest: rel,
-      available: exe !== null,
-      unavailableReason: exe === null ? `${command[0]} missing or not executable (${NOT_BUILT_HINT})` : undefined,
+      available: exe !== null && (probed === null || probed.available),
+      unavailableReason:
+        exe === null ? `${command[0]} missing or not executable (${NOT_BUILT_HINT})` : probed && !probed.available ? probed.reason : undefined,
     };
   });
 }

@@ -77,7 +77,7 @@ function listCommand(catalog: Catalog, json: boolean): number {
     v.mechanism,
     v.protocols.join(','),
     v.transports.join(','),
-    v.available ? 'yes' : `not built: run npm run build`,
+    v.available ? 'yes' : `no: ${v.unavailableReason}`,
   ]);
   const scenarioRows = catalog.scenarios.map((s) => [s.name, s.protocol, s.operation, describeParams(s.defaults)]);
   const loadgenOk = findExecutable(LOADGEN_COMMAND, root) !== null;

@@ -44,6 +44,21 @@ test('a missing or non-executable program makes a variant unavailable, not an er
   assert.equal(parseManifest({ variants: [{ ...variant, command: ['node', 'x.js'] }] }, 'm.json', root)[0].available, true);
 });
 
+test('"probe": true asks the program whether it can run on this host', () => {
+  const root = tempRoot();
+  fs.mkdirSync(path.join(root, 'build'));
+  const prog = (body: string) => fs.writeFileSync(path.join(root, 'build/x'), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  const load = () => parseManifest({ variants: [{ ...variant, probe: true }] }, 'm.json', root)[0];
+  prog(`[ "$1" = --probe ] && echo '{"event":"probe","available":false,"reason":"io_uring is disabled (kernel.io_uring_disabled=2)"}'`);
+  assert.deepEqual([load().available, load().unavailableReason], [false, 'io_uring is disabled (kernel.io_uring_disabled=2)']);
+  prog(`echo '{"event":"probe","available":true}'`);
+  assert.equal(load().available, true);
+  prog('echo oops >&2; exit 3');
+  assert.equal(load().available, false);
+  assert.match(load().unavailableReason!, /--probe gave no answer \(exit status 3: oops\)/);
+  assert.throws(() => parseManifest({ variants: [{ ...variant, probe: 'yes' }] }, 'm.json', root), /probe must be true or false/);
+});
+
 test('loadStrategies discovers manifests, skips folders without one, rejects duplicate names', () => {
   const root = tempRoot();
   fs.mkdirSync(path.join(root, 'strategies/core'), { recursive: true });

@@ -17,7 +17,8 @@ const catalog = loadCatalog(REPO);
 
 test('every strategy and the load generator are built', () => {
   assert.ok(findExecutable(LOADGEN_COMMAND, REPO), 'load generator not built (npm run build)');
-  const missing = catalog.strategies.filter((v) => !v.available).map((v) => v.name);
+  // A strategy may be unavailable on this host (its --probe says why); never for want of a build.
+  const missing = catalog.strategies.filter((v) => !v.available && /missing or not executable/.test(v.unavailableReason ?? '')).map((v) => v.name);
   assert.deepEqual(missing, [], 'strategies not built (npm run build)');
 });
 

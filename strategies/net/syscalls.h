@@ -4,7 +4,9 @@
 #define MUXBENCH_SYSCALLS_H
 
 #include <errno.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -30,6 +32,15 @@ static inline int sc_epoll_wait(int ep, struct epoll_event *ev, int max, int tim
 static inline int sc_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev) {
     return (int)sc_note(SC_EPOLL_CTL, epoll_ctl(ep, op, fd, ev));
 }
+
+static inline int sc_select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *t) {
+    return (int)sc_note(SC_SELECT, select(nfds, r, w, e, t));
+}
+static inline int sc_poll(struct pollfd *fds, nfds_t n, int timeout) {
+    return (int)sc_note(SC_POLL, poll(fds, n, timeout));
+}
+/* Calls made through a library (e.g. liburing's io_uring_enter) are counted
+ * by passing their result to sc_note(kind, ret) right after the call. */
 
 /* Loop bookkeeping: one wakeup per return of the multiplexing call, and the
  * number of events (ready fds, completions) it delivered. */
