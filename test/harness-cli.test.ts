@@ -120,7 +120,7 @@ test('list shows strategies with availability and scenarios; --help teaches with
   const r = cli(root, 'list');
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /fake\s+node net echo\s+peer\s+tcp,unix\s+yes/);
-  assert.match(r.out, /unbuilt\s+m\s+peer\s+tcp\s+not built: run npm run build/);
+  assert.match(r.out, /unbuilt\s+m\s+peer\s+tcp\s+no: build\/nothing missing or not executable \(native programs not built: run npm run build\)/);
   assert.match(r.out, /echo\s+peer\s+round trip\s+connections=20 requests=2000 depth=1/);
   const json = JSON.parse(cli(root, 'list', '--json').out);
   assert.deepEqual(json.strategies.map((v: { name: string }) => v.name), ['fake', 'fake-liar', 'unbuilt']);
