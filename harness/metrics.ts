@@ -17,6 +17,8 @@ export interface SyscallCounter {
 export interface ServerSnapshot {
   t_ns: number;
   syscalls: Record<string, SyscallCounter>;
+  /* Receives/sends a completion mechanism performed in the kernel (not syscalls). */
+  async_ops: Record<string, SyscallCounter>;
   wakeups: number;
   events: number;
   connections: { accepted: number; closed: number; open: number };
@@ -63,15 +65,20 @@ function nums<K extends string>(o: Record<string, unknown>, keys: readonly K[], 
   return out;
 }
 
-export function parseSnapshot(e: ChannelEvent, what = 'server snapshot'): ServerSnapshot {
-  const sc = obj(e, 'syscalls', what);
-  const syscalls: Record<string, SyscallCounter> = {};
-  for (const kind of Object.keys(sc)) {
-    syscalls[kind] = nums(obj(sc, kind, what, 'syscalls.'), ['calls', 'bytes', 'eagain', 'errors'] as const, what, `syscalls.${kind}.`);
+function counterGroup(e: ChannelEvent, field: string, what: string): Record<string, SyscallCounter> {
+  const group = obj(e, field, what);
+  const out: Record<string, SyscallCounter> = {};
+  for (const kind of Object.keys(group)) {
+    out[kind] = nums(obj(group, kind, what, `${field}.`), ['calls', 'bytes', 'eagain', 'errors'] as const, what, `${field}.${kind}.`);
   }
+  return out;
+}
+
+export function parseSnapshot(e: ChannelEvent, what = 'server snapshot'): ServerSnapshot {
   return {
     t_ns: num(e, 't_ns', what, ''),
-    syscalls,
+    syscalls: counterGroup(e, 'syscalls', what),
+    async_ops: e.async_ops === undefined ? {} : counterGroup(e, 'async_ops', what),
     wakeups: num(e, 'wakeups', what, ''),
     events: num(e, 'events', what, ''),
     connections: nums(obj(e, 'connections', what), ['accepted', 'closed', 'open'] as const, what, 'connections.'),
@@ -130,6 +137,8 @@ export interface RepetitionMetrics {
     cpu_percent: number;
     syscalls_per_op: number;
     syscalls: Record<string, SyscallMetrics>;
+    /* Receives/sends performed in the kernel by a completion mechanism (io_uring): not syscalls. */
+    async_ops: Record<string, SyscallMetrics>;
     wakeups: number;
     wakeups_per_op: number;
     events_per_wakeup: number;
@@ -169,26 +178,33 @@ const per = (a: number, b: number) => (b > 0 ? a / b : 0);
 
 export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult): Measurement {
   const ops = r.ops;
-  const syscalls: Record<string, SyscallMetrics> = {};
-  let totalCalls = 0;
   let readBytes = 0;
   let writtenBytes = 0;
-  for (const kind of Object.keys(b.syscalls)) {
-    const before = a.syscalls[kind] ?? { calls: 0, bytes: 0, eagain: 0, errors: 0 };
-    const after = b.syscalls[kind];
-    const calls = after.calls - before.calls;
-    const bytes = after.bytes - before.bytes;
-    totalCalls += calls;
-    const m: SyscallMetrics = { calls, calls_per_op: per(calls, ops), eagain: after.eagain - before.eagain, errors: after.errors - before.errors };
-    if (isReadKind(kind) || isWriteKind(kind)) {
-      m.bytes = bytes;
-      m.bytes_per_call = per(bytes, calls);
-      if (isReadKind(kind)) readBytes += bytes;
-      else writtenBytes += bytes;
+  /* Per-kind differences over the window; I/O kinds add to the byte totals. */
+  const diff = (after: Record<string, SyscallCounter>, before: Record<string, SyscallCounter>) => {
+    const out: Record<string, SyscallMetrics> = {};
+    let calls = 0;
+    for (const kind of Object.keys(after)) {
+      const b0 = before[kind] ?? { calls: 0, bytes: 0, eagain: 0, errors: 0 };
+      const b1 = after[kind];
+      const m: SyscallMetrics = { calls: b1.calls - b0.calls, calls_per_op: per(b1.calls - b0.calls, ops), eagain: b1.eagain - b0.eagain, errors: b1.errors - b0.errors };
+      if (isReadKind(kind) || isWriteKind(kind)) {
+        const bytes = b1.bytes - b0.bytes;
+        m.bytes = bytes;
+        m.bytes_per_call = per(bytes, m.calls);
+        if (isReadKind(kind)) readBytes += bytes;
+        else writtenBytes += bytes;
+      }
+      calls += m.calls;
+      // Kinds never called in the window are noise in the results.
+      if (m.calls > 0 || m.errors > 0) out[kind] = m;
     }
-    // Kinds never called in the window are noise in the results.
-    if (calls > 0 || m.errors > 0) syscalls[kind] = m;
-  }
+    return { out, calls };
+  };
+  const sys = diff(b.syscalls, a.syscalls);
+  const asyncOps = diff(b.async_ops, a.async_ops);
+  const syscalls = sys.out;
+  const totalCalls = sys.calls;
   const utime = b.rusage.utime_us - a.rusage.utime_us;
   const stime = b.rusage.stime_us - a.rusage.stime_us;
   const wakeups = b.wakeups - a.wakeups;
@@ -210,6 +226,7 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult):
       cpu_percent: per((utime + stime) * 1000, b.t_ns - a.t_ns) * 100,
       syscalls_per_op: per(totalCalls, ops),
       syscalls,
+      async_ops: asyncOps.out,
       wakeups,
       wakeups_per_op: per(wakeups, ops),
       events_per_wakeup: per(b.events - a.events, wakeups),

@@ -52,6 +52,7 @@ function snap(over: Partial<ServerSnapshot> & { read?: [number, number]; write?:
       writev: sc(...(over.writev ?? [0, 0])),
       epoll_wait: sc(over.ep ?? 0, 0),
     },
+    async_ops: {},
     wakeups: 0,
     events: 0,
     connections: { accepted: 10, closed: 0, open: 10 },
@@ -130,6 +131,17 @@ test('measure: byte mismatches, client failure and a saturated client are report
   assert.equal(m2.consistency.ok, false, 'but the mismatch is still recorded');
   const m3 = measure(a, snap({ read: [10, 24000], write: [10, 31000] }), result());
   assert.match(m3.problems.join('\n'), /server wrote 31000 bytes in the window but the client received 32000/);
+});
+
+test('async operations (io_uring) count toward byte totals but not syscalls per op', () => {
+  const io = (calls: number, recv: number, send: number) => ({ recv: { calls, bytes: recv, eagain: 0, errors: 0 }, send: { calls, bytes: send, eagain: 0, errors: 0 } });
+  const a = snap({ async_ops: io(0, 0, 0) });
+  const b = snap({ async_ops: io(1000, 24000, 32000), syscalls: { io_uring_enter: { calls: 500, bytes: 0, eagain: 0, errors: 0 } } });
+  const m = measure(a, { ...b, t_ns: 1e9 }, result());
+  assert.equal(m.consistency.ok, true, JSON.stringify(m.consistency));
+  assert.equal(m.metrics.server.syscalls_per_op, 0.5, 'only io_uring_enter is a syscall');
+  assert.equal(m.metrics.server.async_ops.recv.calls_per_op, 1);
+  assert.equal(m.metrics.server.async_ops.send.bytes_per_call, 32);
 });
 
 test('parseSnapshot / parseResult name the field that drifts from the protocol', () => {

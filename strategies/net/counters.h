@@ -24,6 +24,12 @@ typedef enum {
     SC_POLL,
     SC_IO_URING_ENTER,
     SC_OTHER,
+    /* Not syscalls: receives and sends a completion mechanism (io_uring)
+     * performs in the kernel on the strategy's behalf. Counted with their
+     * bytes so byte totals stay exact, and reported apart from syscalls. */
+    SC_ASYNC_RECV,
+    SC_FIRST_ASYNC = SC_ASYNC_RECV,
+    SC_ASYNC_SEND,
     SC_KINDS
 } sc_kind;
 

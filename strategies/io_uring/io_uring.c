@@ -1,0 +1,257 @@
+/* io_uring strategy: one thread, one ring, batched submission.
+ *
+ * The loop queues SQEs while it handles a batch of CQEs, then makes exactly
+ * one io_uring_submit_and_wait per iteration: that single io_uring_enter
+ * both submits the batch and waits for the next completions. (liburing 2.3
+ * enters the kernel on every call with wait_nr > 0, so each call is counted.)
+ * The listener gets one multishot accept for its whole life.
+ *
+ * Per connection, completion mode (completion.c) lets the kernel read into
+ * provided buffers and write from the output queue; --poll-mode
+ * (poll_mode.c) uses the ring only to learn readiness, then reads and writes
+ * with plain syscalls like epoll.
+ *
+ * Closing: a connection's outstanding requests are cancelled, and the socket
+ * is closed and the connection freed only when their last CQE is back, so no
+ * CQE ever refers to freed memory or to a reused descriptor.
+ *
+ * --probe answers whether io_uring can run here at all (kernel switch,
+ * seccomp in containers, provided buffer rings); a normal start fails with
+ * the same reason on the control channel. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+
+#include "../net/control.h"
+#include "../net/syscalls.h"
+#include "uring.h"
+
+#define RING_ENTRIES 4096 /* SQ size; the CQ gets twice as many */
+
+/* liburing returns -errno instead of setting errno; sc_note reads errno. */
+static int note_enter(int ret) {
+    if (ret < 0) errno = -ret;
+    sc_note(SC_IO_URING_ENTER, ret);
+    return ret;
+}
+
+struct io_uring_sqe *sqe_for(loop *l, conn *c, op_kind k) {
+    struct io_uring_sqe *sqe;
+    while (!(sqe = io_uring_get_sqe(&l->ring))) {
+        /* SQ full in the middle of a batch: hand it to the kernel now (with
+         * SQEs queued, liburing always enters). Rare with 4096 entries. */
+        note_enter(io_uring_submit(&l->ring));
+    }
+    io_uring_sqe_set_data64(sqe, op_data(c, k)); /* prep_* leaves user_data alone */
+    if (c) c->inflight++;
+    return sqe;
+}
+
+void conn_reap(loop *l, conn *c) {
+    (void)l;
+    if (!c->retiring || c->inflight > 0) return;
+    sc_close(c->fd);
+    ctr_add(&g_counters.closed, 1);
+    session_free(c->s);
+    free(c);
+}
+
+void conn_retire(loop *l, conn *c) {
+    if (c->retiring) return;
+    c->retiring = true;
+    if (c->inflight > 0) {
+        /* One SQE cancels everything still pending on the socket (recv,
+         * poll, a send stuck on a peer that does not read). */
+        struct io_uring_sqe *sqe = sqe_for(l, c, OP_CANCEL);
+        io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+    }
+    /* Freed by conn_reap, which every CQE handler calls last. */
+}
+
+/* --- accepting ------------------------------------------------------- */
+
+static void arm_accept(loop *l) {
+    struct io_uring_sqe *sqe = sqe_for(l, NULL, OP_ACCEPT);
+    /* Completion mode keeps sockets blocking: io_uring then waits for data
+     * itself (internal poll) instead of completing sends/recvs with EAGAIN. */
+    io_uring_prep_multishot_accept(sqe, l->listen_fd, NULL, NULL,
+                                   SOCK_CLOEXEC | (l->poll_mode ? SOCK_NONBLOCK : 0));
+}
+
+/* Out of descriptors: give up the reserve descriptor to accept and drop one
+ * pending connection (the client sees it closed) rather than have the
+ * multishot accept fail again at once; the approach libuv and libev use. */
+static void shed_connection(loop *l) {
+    if (l->reserve_fd < 0) return;
+    close(l->reserve_fd);
+    int fd = sc_accept4(l->listen_fd, SOCK_CLOEXEC);
+    if (fd >= 0) sc_close(fd);
+    l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    fprintf(stderr, "io_uring: out of file descriptors: shed one connection\n");
+}
+
+static void on_accept(loop *l, const struct io_uring_cqe *cqe) {
+    if (!(cqe->flags & IORING_CQE_F_MORE)) arm_accept(l); /* the multishot ended */
+    if (cqe->res < 0) {
+        if (cqe->res == -EMFILE || cqe->res == -ENFILE) shed_connection(l);
+        else if (cqe->res != -ECONNABORTED && cqe->res != -EINTR)
+            fprintf(stderr, "io_uring: accept: %s\n", strerror(-cqe->res));
+        return;
+    }
+    int fd = cqe->res;
+    ctr_add(&g_counters.accepted, 1);
+    if (l->tcp) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    conn *c = calloc(1, sizeof *c);
+    if (c) c->s = session_new(&l->opts, &l->stats);
+    if (!c || !c->s) {
+        free(c);
+        sc_close(fd);
+        ctr_add(&g_counters.closed, 1);
+        return;
+    }
+    c->fd = fd;
+    if (l->poll_mode) rdy_start(l, c);
+    else cmp_start(l, c);
+}
+
+/* --- setup and probe ------------------------------------------------- */
+
+/* Opens the ring (and, in completion mode, the provided buffer ring). On
+ * failure writes a reason a user can act on and returns false. */
+static bool ring_open(loop *l, char *why, size_t n) {
+    int disabled = 0;
+    FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
+    if (f) {
+        if (fscanf(f, "%d", &disabled) != 1) disabled = 0;
+        fclose(f);
+    }
+    if (disabled == 2) {
+        snprintf(why, n, "io_uring is disabled (kernel.io_uring_disabled=2)");
+        return false;
+    }
+    /* The opcodes exist on older kernels, but the multishot flags and fd
+     * cancellation this loop relies on would fail per request there. */
+    struct utsname u;
+    int major = 0, minor = 0;
+    if (uname(&u) == 0 && sscanf(u.release, "%d.%d", &major, &minor) == 2) {
+        int need_minor = l->poll_mode ? 19 : 0, need_major = l->poll_mode ? 5 : 6;
+        if (major < need_major || (major == need_major && minor < need_minor)) {
+            snprintf(why, n, "Linux %d.%d is too old: %s needs %d.%d", major, minor,
+                     l->poll_mode ? "multishot accept and fd cancellation" : "multishot recv",
+                     need_major, need_minor);
+            return false;
+        }
+    }
+    /* DEFER_TASKRUN: completions are posted only when this thread enters the
+     * kernel to wait, so they arrive in batches and never interrupt the loop
+     * (needs 6.1 and SINGLE_ISSUER, which fits: only the loop thread uses it). */
+    struct io_uring_params p = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN};
+    int r = io_uring_queue_init_params(RING_ENTRIES, &l->ring, &p);
+    if (r == -EINVAL) {
+        memset(&p, 0, sizeof p); /* an older kernel: plain ring */
+        r = io_uring_queue_init_params(RING_ENTRIES, &l->ring, &p);
+    }
+    if (r < 0) {
+        if (r == -ENOSYS)
+            snprintf(why, n, "io_uring_setup: ENOSYS (kernel without io_uring, or blocked by a seccomp filter such as a container's default profile)");
+        else if (r == -EPERM && disabled == 1)
+            snprintf(why, n, "io_uring_setup: EPERM (kernel.io_uring_disabled=1: only members of kernel.io_uring_group may use io_uring)");
+        else if (r == -EPERM)
+            snprintf(why, n, "io_uring_setup: EPERM (io_uring disabled, or denied by a seccomp filter or LSM)");
+        else snprintf(why, n, "io_uring_setup: %s", strerror(-r));
+        return false;
+    }
+    if (!(p.features & IORING_FEAT_NODROP)) {
+        snprintf(why, n, "io_uring without IORING_FEAT_NODROP (kernel older than 5.5)");
+        io_uring_queue_exit(&l->ring);
+        return false;
+    }
+    if (l->poll_mode && !rdy_setup(l)) {
+        snprintf(why, n, "out of memory");
+        io_uring_queue_exit(&l->ring);
+        return false;
+    }
+    if (!l->poll_mode && !bufring_setup(l, why, n)) {
+        io_uring_queue_exit(&l->ring);
+        return false;
+    }
+    return true;
+}
+
+static void probe(loop *l) {
+    char why[256] = "";
+    bool ok = ring_open(l, why, sizeof why);
+    /* The reasons above contain no quotes or backslashes: safe as JSON. */
+    printf("{\"event\":\"probe\",\"available\":%s,\"reason\":\"%s\"}\n", ok ? "true" : "false",
+           ok ? (l->poll_mode ? "io_uring poll available" : "io_uring with provided buffer rings available") : why);
+    exit(0);
+}
+
+int main(int argc, char **argv) {
+    static loop l;
+    /* Our own flags come out of argv before the common parser sees it. The
+     * harness appends --probe after the variant's args, so look everywhere. */
+    bool want_probe = false;
+    int kept = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--poll-mode")) l.poll_mode = true;
+        else if (!strcmp(argv[i], "--probe")) want_probe = true;
+        else argv[kept++] = argv[i];
+    }
+    argc = kept;
+    argv[argc] = NULL;
+    if (want_probe) probe(&l);
+
+    server_args args;
+    server_args_parse(argc, argv, "io_uring", &args);
+    l.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum};
+    endpoint bound;
+    l.listen_fd = server_listen(&args, &bound);
+    l.tcp = bound.family != AF_UNIX;
+    l.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    char why[256];
+    if (!ring_open(&l, why, sizeof why)) control_fatal("%s", why);
+    arm_accept(&l);
+    control_start(&args, &bound, &l.stats);
+
+    for (;;) {
+        /* Readiness mode may have connections with work left over from their
+         * turn: then only submit, do not wait (and skip the call entirely
+         * when there is nothing to submit, since it would not enter). */
+        unsigned wait = l.ready ? 0 : 1;
+        if (wait || io_uring_sq_ready(&l.ring)) {
+            int r = note_enter(io_uring_submit_and_wait(&l.ring, wait));
+            if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+                control_fatal("io_uring_submit_and_wait: %s", strerror(-r));
+        }
+        unsigned head, n = 0;
+        struct io_uring_cqe *cqe;
+        io_uring_for_each_cqe(&l.ring, head, cqe) {
+            n++;
+            uint64_t ud = io_uring_cqe_get_data64(cqe);
+            conn *c = op_conn(ud);
+            op_kind k = op_of(ud);
+            if (k == OP_ACCEPT) {
+                on_accept(&l, cqe);
+                continue;
+            }
+            /* A request's last CQE (multishot ones say so by dropping F_MORE). */
+            if (!(cqe->flags & IORING_CQE_F_MORE)) c->inflight--;
+            if (l.poll_mode) rdy_complete(&l, c, k, cqe);
+            else cmp_complete(&l, c, k, cqe);
+            conn_reap(&l, c); /* frees c if retiring and that was its last CQE */
+        }
+        io_uring_cq_advance(&l.ring, n);
+        if (n > 0) sc_wakeup(n);
+        if (l.poll_mode) rdy_drain_ready_list(&l);
+    }
+}
