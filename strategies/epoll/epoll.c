@@ -11,28 +11,27 @@
  * makes no epoll_ctl calls. An edge only says "something changed": the loop
  * remembers readiness per connection and reads/writes until the kernel says
  * EAGAIN (or a short read/write shows the socket is drained/full). To stay
- * fair, a connection gets at most IO_PER_TURN reads and writes per turn; one
+ * fair, a connection gets at most READS_PER_TURN reads and
+ * STREAM_WRITES_PER_TURN writes per turn; one
  * that could still do more goes on a ready list served after the batch, and
  * epoll_wait does not block while that list is non-empty.
  *
  * Both modes: a connection whose peer sent EOF is still written to until its
- * reply is complete; accept survives EMFILE with a reserve descriptor. */
+ * reply is complete. Accepting, reading, writing and closing are the shared
+ * steps of net/stream_io.h. */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/session.h"
 #include "../net/control.h"
+#include "../net/stream_io.h"
 #include "../net/syscalls.h"
 
 #define MAX_EVENTS 512
 #define READ_BUF (64 * 1024)
-#define MAX_IOV 64
-#define IO_PER_TURN 16
+#define READS_PER_TURN 16
 
 typedef struct conn {
     int fd;
@@ -47,7 +46,6 @@ typedef struct conn {
 
 typedef struct {
     int ep, listen_fd;
-    int reserve_fd; /* spare descriptor, given up to shed a connection on EMFILE */
     bool edge, tcp;
     session_opts opts;
     session_stats stats;
@@ -56,9 +54,7 @@ typedef struct {
 } loop;
 
 static void conn_close(conn *c) {
-    sc_close(c->fd); /* closing the fd also removes it from the epoll set */
-    ctr_add(&g_counters.closed, 1);
-    session_free(c->s);
+    stream_close(c->fd, c->s); /* closing the fd also removes it from the epoll set */
     free(c);
 }
 
@@ -73,61 +69,22 @@ static void rearm(loop *l, conn *c) {
     c->armed = want;
 }
 
-/* Writes pending output until done, full, or IO_PER_TURN writes. Returns
+/* LT writes whenever output is pending (EPOLLOUT then waits for room); ET
+ * only while no EAGAIN has been seen since the last EPOLLOUT edge. Returns
  * false if the connection failed. */
-static bool flush(conn *c) {
-    struct iovec iov[MAX_IOV];
-    for (int turn = 0; turn < IO_PER_TURN && session_output_pending(c->s); turn++) {
-        size_t n = session_output_iov(c->s, iov, MAX_IOV);
-        ssize_t w = n == 1 ? sc_write(c->fd, iov[0].iov_base, iov[0].iov_len)
-                           : sc_writev(c->fd, iov, (int)n);
-        if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                c->writable = false;
-                return true;
-            }
-            if (errno == EINTR) continue;
-            return false; /* EPIPE, ECONNRESET: the peer is gone */
-        }
-        size_t asked = 0;
-        for (size_t i = 0; i < n; i++) asked += iov[i].iov_len;
-        session_output_done(c->s, (size_t)w);
-        if ((size_t)w < asked) {
-            /* A short write means the socket buffer is full: waiting for
-             * EPOLLOUT saves the write that would only return EAGAIN. */
-            c->writable = false;
-            return true;
-        }
-    }
-    return true;
+static bool flush(loop *l, conn *c) {
+    if (l->edge) return stream_flush_edge(c->fd, c->s, &c->writable);
+    return stream_flush(c->fd, c->s) != STREAM_FAILED;
 }
 
-/* One read into the loop's buffer. Returns false when the connection failed. */
 static bool read_once(loop *l, conn *c) {
-    ssize_t r = sc_read(c->fd, l->buf, sizeof l->buf);
-    if (r > 0) {
-        /* ET: a short read drained the socket; new data raises a new edge,
-         * so the read that would only return EAGAIN is skipped (as nginx does). */
-        if ((size_t)r < sizeof l->buf && !c->peer_shut) c->readable = false;
-        session_input(c->s, l->buf, (size_t)r);
-        return true;
-    }
-    if (r == 0) {
-        c->readable = false;
-        session_peer_closed(c->s); /* EOF: finish the replies, then close */
-        return true;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        c->readable = false;
-        return true;
-    }
-    return errno == EINTR;
+    return stream_read_edge(c->fd, c->s, l->buf, sizeof l->buf, &c->readable, c->peer_shut);
 }
 
 /* Common tail of every event: write what the protocol produced, close when
  * it asks to, and (LT) adjust interest. Returns false if c was closed. */
 static bool settle(loop *l, conn *c, bool failed) {
-    if (!failed && (!l->edge || c->writable) && !flush(c)) failed = true;
+    if (!failed && !flush(l, c)) failed = true;
     if (failed || (session_should_close(c->s) && !session_output_pending(c->s))) {
         conn_close(c);
         return false;
@@ -156,8 +113,8 @@ static bool et_has_work(const conn *c) {
  * between reads so replies are not held back by a long read burst. */
 static void serve_et(loop *l, conn *c) {
     bool failed = false;
-    for (int reads = 0; c->readable && session_wants_input(c->s) && reads < IO_PER_TURN; reads++) {
-        if (!read_once(l, c) || (c->writable && !flush(c))) {
+    for (int reads = 0; c->readable && session_wants_input(c->s) && reads < READS_PER_TURN; reads++) {
+        if (!read_once(l, c) || !flush(l, c)) {
             failed = true;
             break;
         }
@@ -189,39 +146,14 @@ static void drain_ready_list(loop *l) {
     }
 }
 
-/* Out of descriptors: the pending connection would make a level-triggered
- * listener fire forever. Give up the reserve descriptor, accept and close the
- * connection (the client sees it refused), and take the reserve back — the
- * approach libuv and libev use. */
-static void shed_connection(loop *l) {
-    if (l->reserve_fd < 0) return;
-    close(l->reserve_fd);
-    int fd = sc_accept4(l->listen_fd, SOCK_CLOEXEC);
-    if (fd >= 0) sc_close(fd);
-    l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    fprintf(stderr, "epoll: out of file descriptors: shed one connection\n");
-}
-
 static void accept_all(loop *l) {
-    for (;;) {
-        int fd = sc_accept4(l->listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno == EMFILE || errno == ENFILE) shed_connection(l);
-            else if (errno != EAGAIN && errno != EWOULDBLOCK) fprintf(stderr, "epoll: accept: %s\n", strerror(errno));
-            return;
-        }
-        ctr_add(&g_counters.accepted, 1);
-        if (l->tcp) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
+    int fd;
+    while ((fd = stream_accept(l->listen_fd, l->tcp, "epoll")) >= 0) {
         conn *c = calloc(1, sizeof *c);
         if (c) c->s = session_new(&l->opts, &l->stats);
         if (!c || !c->s) {
+            stream_close(fd, c ? c->s : NULL);
             free(c);
-            sc_close(fd);
-            ctr_add(&g_counters.closed, 1);
             continue;
         }
         c->fd = fd;
@@ -245,7 +177,6 @@ int main(int argc, char **argv) {
     endpoint bound;
     l.listen_fd = server_listen(&args, &bound);
     l.tcp = bound.family != AF_UNIX;
-    l.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     l.ep = epoll_create1(EPOLL_CLOEXEC);
     if (l.ep < 0) control_fatal("epoll_create1: %s", strerror(errno));
     /* The listener is always level-triggered: accept_all drains it anyway. */

@@ -19,9 +19,6 @@
  * seccomp in containers, provided buffer rings); a normal start fails with
  * the same reason on the control channel. */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +27,7 @@
 
 #include "../net/control.h"
 #include "../net/syscalls.h"
+#include "../net/stream_io.h"
 #include "uring.h"
 
 #define RING_ENTRIES 4096 /* SQ size; the CQ gets twice as many */
@@ -53,13 +51,17 @@ struct io_uring_sqe *sqe_for(loop *l, conn *c, op_kind k) {
     return sqe;
 }
 
+static void arm_accept(loop *l);
+
 void conn_reap(loop *l, conn *c) {
-    (void)l;
     if (!c->retiring || c->inflight > 0) return;
-    sc_close(c->fd);
-    ctr_add(&g_counters.closed, 1);
-    session_free(c->s);
+    stream_close(c->fd, c->s);
     free(c);
+    /* A descriptor is free again: accepting can resume. */
+    if (l->accept_stalled) {
+        l->accept_stalled = false;
+        arm_accept(l);
+    }
 }
 
 void conn_retire(loop *l, conn *c) {
@@ -84,38 +86,29 @@ static void arm_accept(loop *l) {
                                    SOCK_CLOEXEC | (l->poll_mode ? SOCK_NONBLOCK : 0));
 }
 
-/* Out of descriptors: give up the reserve descriptor to accept and drop one
- * pending connection (the client sees it closed) rather than have the
- * multishot accept fail again at once; the approach libuv and libev use. */
-static void shed_connection(loop *l) {
-    if (l->reserve_fd < 0) return;
-    close(l->reserve_fd);
-    int fd = sc_accept4(l->listen_fd, SOCK_CLOEXEC);
-    if (fd >= 0) sc_close(fd);
-    l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    fprintf(stderr, "io_uring: out of file descriptors: shed one connection\n");
-}
-
 static void on_accept(loop *l, const struct io_uring_cqe *cqe) {
-    if (!(cqe->flags & IORING_CQE_F_MORE)) arm_accept(l); /* the multishot ended */
+    bool out_of_fds = cqe->res == -EMFILE || cqe->res == -ENFILE;
+    if (!(cqe->flags & IORING_CQE_F_MORE)) { /* the multishot ended */
+        /* io_uring reserves the descriptor before it looks for a connection,
+         * so out of descriptors a re-armed accept fails at once, forever:
+         * wait until a connection closes instead. */
+        if (out_of_fds) l->accept_stalled = true;
+        else arm_accept(l);
+    }
     if (cqe->res < 0) {
-        if (cqe->res == -EMFILE || cqe->res == -ENFILE) shed_connection(l);
+        /* Shed one pending connection so its client is not left waiting. */
+        if (out_of_fds) stream_shed(l->listen_fd, "io_uring");
         else if (cqe->res != -ECONNABORTED && cqe->res != -EINTR)
             fprintf(stderr, "io_uring: accept: %s\n", strerror(-cqe->res));
         return;
     }
     int fd = cqe->res;
-    ctr_add(&g_counters.accepted, 1);
-    if (l->tcp) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
+    stream_accepted(fd, l->tcp);
     conn *c = calloc(1, sizeof *c);
     if (c) c->s = session_new(&l->opts, &l->stats);
     if (!c || !c->s) {
+        stream_close(fd, c ? c->s : NULL);
         free(c);
-        sc_close(fd);
-        ctr_add(&g_counters.closed, 1);
         return;
     }
     c->fd = fd;
@@ -217,7 +210,6 @@ int main(int argc, char **argv) {
     endpoint bound;
     l.listen_fd = server_listen(&args, &bound);
     l.tcp = bound.family != AF_UNIX;
-    l.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     char why[256];
     if (!ring_open(&l, why, sizeof why)) control_fatal("%s", why);
     arm_accept(&l);

@@ -3,14 +3,15 @@
  * Each socket gets one multishot POLL_ADD for POLLIN, armed for the
  * connection's life, and a one-shot POLL_ADD for POLLOUT only while output
  * is pending and the last write found the socket full. Reads and writes are
- * the counted sc_read / sc_writev of the readiness loops, so this mode
+ * the counted reads and writes of the readiness loops (net/stream_io.h), so this mode
  * isolates what io_uring changes about waiting (batched poll arming and
  * reaping through the rings, no epoll_ctl) from what it changes about I/O.
  *
  * A multishot poll posts one CQE per wakeup of the socket, not per level:
  * it behaves like an edge. So, as epoll-et does, the loop remembers that a
  * socket is readable and reads until a short read or EAGAIN. For fairness a
- * connection gets at most IO_PER_TURN reads and writes per turn; one that
+ * connection gets at most READS_PER_TURN reads and STREAM_WRITES_PER_TURN
+ * writes per turn; one that
  * could do more goes on a ready list served after the batch (the loop then
  * submits without waiting). While the session does not want input, the
  * connection is simply not read; the readable flag keeps the edge. A one-shot
@@ -20,11 +21,12 @@
 #include <poll.h>
 #include <stdlib.h>
 
+#include "../net/stream_io.h"
 #include "../net/syscalls.h"
 #include "uring.h"
 
 #define READ_BUF (64 * 1024)
-#define IO_PER_TURN 16
+#define READS_PER_TURN 16
 
 static void arm_pollin(loop *l, conn *c) {
     struct io_uring_sqe *sqe = sqe_for(l, c, OP_POLL_IN);
@@ -45,44 +47,10 @@ void rdy_start(loop *l, conn *c) {
     arm_pollin(l, c);   /* posts at once if data is already there */
 }
 
-/* Writes pending output until done, full, or IO_PER_TURN writes. Returns
- * false if the connection failed. */
-static bool flush(conn *c) {
-    struct iovec iov[MAX_IOV];
-    for (int turn = 0; turn < IO_PER_TURN && c->writable && session_output_pending(c->s); turn++) {
-        size_t n = session_output_iov(c->s, iov, MAX_IOV);
-        ssize_t w = n == 1 ? sc_write(c->fd, iov[0].iov_base, iov[0].iov_len) : sc_writev(c->fd, iov, (int)n);
-        if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) c->writable = false;
-            else if (errno != EINTR) return false; /* EPIPE, ECONNRESET: the peer is gone */
-            continue;
-        }
-        size_t asked = 0;
-        for (size_t i = 0; i < n; i++) asked += iov[i].iov_len;
-        session_output_done(c->s, (size_t)w);
-        /* Short write: the socket buffer is full, so wait for POLLOUT
-         * rather than make the write that would only return EAGAIN. */
-        if ((size_t)w < asked) c->writable = false;
-    }
-    return true;
-}
+static bool flush(conn *c) { return stream_flush_edge(c->fd, c->s, &c->writable); }
 
-/* One read. Returns false when the connection failed. */
 static bool read_once(loop *l, conn *c) {
-    ssize_t r = sc_read(c->fd, l->rbuf, READ_BUF);
-    if (r > 0) {
-        /* A short read drained the socket; new data is a new wakeup, hence
-         * a new CQE, so the read that would only return EAGAIN is skipped. */
-        if ((size_t)r < READ_BUF && !c->peer_shut) c->readable = false;
-        session_input(c->s, l->rbuf, (size_t)r);
-        return true;
-    }
-    c->readable = false;
-    if (r == 0) {
-        session_peer_closed(c->s); /* EOF: finish the replies, then close */
-        return true;
-    }
-    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    return stream_read_edge(c->fd, c->s, l->rbuf, READ_BUF, &c->readable, c->peer_shut);
 }
 
 static bool has_work(const conn *c) {
@@ -93,7 +61,7 @@ static bool has_work(const conn *c) {
  * close, arm POLLOUT, or queue the connection for another turn. */
 static void serve(loop *l, conn *c) {
     bool failed = false;
-    for (int reads = 0; !failed && c->readable && session_wants_input(c->s) && reads < IO_PER_TURN; reads++)
+    for (int reads = 0; !failed && c->readable && session_wants_input(c->s) && reads < READS_PER_TURN; reads++)
         failed = !read_once(l, c) || !flush(c);
     if (!failed) failed = !flush(c);
     if (failed || (session_should_close(c->s) && !session_output_pending(c->s))) {

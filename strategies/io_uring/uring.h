@@ -55,8 +55,8 @@ typedef struct conn {
 typedef struct {
     struct io_uring ring;
     int listen_fd;
-    int reserve_fd; /* spare descriptor, given up to shed a connection on EMFILE */
     bool poll_mode, tcp;
+    bool accept_stalled; /* out of descriptors: accept re-armed when one closes */
     session_opts opts;
     session_stats stats;
     /* completion: provided buffers (group BGID), recycled right after use */

@@ -13,27 +13,22 @@
  * readiness (poll reports the socket again if more is buffered, which keeps
  * connections fair), a write as soon as input produced output, POLLOUT asked
  * for only while output is still pending. A connection whose peer sent EOF is
- * still written to until its reply is complete; accept survives EMFILE with a
- * reserve descriptor. */
+ * still written to until its reply is complete. Accepting, reading, writing
+ * and closing are the shared steps of net/stream_io.h. */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/session.h"
 #include "../net/control.h"
+#include "../net/stream_io.h"
 #include "../net/syscalls.h"
 
 #define READ_BUF (64 * 1024)
-#define MAX_IOV 64
-#define IO_PER_TURN 16
 
 typedef struct {
     int listen_fd;
-    int reserve_fd; /* spare descriptor, given up to shed a connection on EMFILE */
     bool tcp;
     session_opts opts;
     session_stats stats;
@@ -47,9 +42,7 @@ typedef struct {
 
 /* Closes entry i; the last entry (with its revents) takes its slot. */
 static void conn_close(loop *l, size_t i) {
-    sc_close(l->pfds[i].fd);
-    ctr_add(&g_counters.closed, 1);
-    session_free(l->sessions[i]);
+    stream_close(l->pfds[i].fd, l->sessions[i]);
     l->n--;
     l->pfds[i] = l->pfds[l->n];
     l->sessions[i] = l->sessions[l->n];
@@ -62,43 +55,6 @@ static void rearm(loop *l, size_t i) {
                                 (session_output_pending(s) ? POLLOUT : 0));
 }
 
-/* Writes pending output until done, full, or IO_PER_TURN writes. Returns
- * false if the connection failed. */
-static bool flush(int fd, session *s) {
-    struct iovec iov[MAX_IOV];
-    for (int turn = 0; turn < IO_PER_TURN && session_output_pending(s); turn++) {
-        size_t n = session_output_iov(s, iov, MAX_IOV);
-        ssize_t w = n == 1 ? sc_write(fd, iov[0].iov_base, iov[0].iov_len)
-                           : sc_writev(fd, iov, (int)n);
-        if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-            if (errno == EINTR) continue;
-            return false; /* EPIPE, ECONNRESET: the peer is gone */
-        }
-        size_t asked = 0;
-        for (size_t i = 0; i < n; i++) asked += iov[i].iov_len;
-        session_output_done(s, (size_t)w);
-        /* A short write means the socket buffer is full: waiting for POLLOUT
-         * saves the write that would only return EAGAIN. */
-        if ((size_t)w < asked) return true;
-    }
-    return true;
-}
-
-/* One read into the loop's buffer. Returns false when the connection failed. */
-static bool read_once(loop *l, int fd, session *s) {
-    ssize_t r = sc_read(fd, l->buf, sizeof l->buf);
-    if (r > 0) {
-        session_input(s, l->buf, (size_t)r);
-        return true;
-    }
-    if (r == 0) {
-        session_peer_closed(s); /* EOF: finish the replies, then close */
-        return true;
-    }
-    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-}
-
 /* Serves entry i: read once if the protocol wants input, write what it
  * produced, close when it asks to, and update the interest. Returns false if
  * the connection was closed (entry i now holds another connection). */
@@ -107,32 +63,19 @@ static bool handle(loop *l, size_t i, short revents) {
     session *s = l->sessions[i];
     bool failed = false;
     if (revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
-        if (session_wants_input(s)) failed = !read_once(l, fd, s);
+        if (session_wants_input(s)) failed = stream_read(fd, s, l->buf, sizeof l->buf) == READ_FAILED;
         /* Not reading: HUP/ERR still mean the connection is dead (a peer that
          * only half-closed raises neither). poll reports them whatever
          * `events` asks for, so ignoring them would spin. */
         else if (revents & (POLLHUP | POLLERR | POLLNVAL)) failed = true;
     }
-    if (!failed && !flush(fd, s)) failed = true;
+    if (!failed && stream_flush(fd, s) == STREAM_FAILED) failed = true;
     if (failed || (session_should_close(s) && !session_output_pending(s))) {
         conn_close(l, i);
         return false;
     }
     rearm(l, i);
     return true;
-}
-
-/* Out of descriptors: the pending connection would keep the listener readable
- * forever. Give up the reserve descriptor, accept and close the connection
- * (the client sees it refused), and take the reserve back — the approach
- * libuv and libev use. */
-static void shed_connection(loop *l) {
-    if (l->reserve_fd < 0) return;
-    close(l->reserve_fd);
-    int fd = sc_accept4(l->listen_fd, SOCK_CLOEXEC);
-    if (fd >= 0) sc_close(fd);
-    l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    fprintf(stderr, "poll: out of file descriptors: shed one connection\n");
 }
 
 /* Appends an entry for fd with `events` and a cleared revents. */
@@ -154,25 +97,10 @@ static bool entry_add(loop *l, int fd, session *s, short events) {
 }
 
 static void accept_all(loop *l) {
-    for (;;) {
-        int fd = sc_accept4(l->listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno == EMFILE || errno == ENFILE) shed_connection(l);
-            else if (errno != EAGAIN && errno != EWOULDBLOCK) fprintf(stderr, "poll: accept: %s\n", strerror(errno));
-            return;
-        }
-        ctr_add(&g_counters.accepted, 1);
-        if (l->tcp) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
+    int fd;
+    while ((fd = stream_accept(l->listen_fd, l->tcp, "poll")) >= 0) {
         session *s = session_new(&l->opts, &l->stats);
-        if (!s || !entry_add(l, fd, s, POLLIN)) {
-            if (s) session_free(s);
-            sc_close(fd);
-            ctr_add(&g_counters.closed, 1);
-        }
+        if (!s || !entry_add(l, fd, s, POLLIN)) stream_close(fd, s);
     }
 }
 
@@ -204,7 +132,6 @@ int main(int argc, char **argv) {
     endpoint bound;
     l.listen_fd = server_listen(&args, &bound);
     l.tcp = bound.family != AF_UNIX;
-    l.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (!entry_add(&l, l.listen_fd, NULL, POLLIN)) control_fatal("poll: out of memory");
     control_start(&args, &bound, &l.stats);
 

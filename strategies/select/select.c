@@ -22,22 +22,19 @@
  * arrays are passed as fd_set pointers.
  *
  * A connection whose peer sent EOF is still written to until its reply is
- * complete; accept survives EMFILE with a reserve descriptor. */
+ * complete. Accepting, reading, writing and closing are the shared steps of
+ * net/stream_io.h. */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/session.h"
 #include "../net/control.h"
+#include "../net/stream_io.h"
 #include "../net/syscalls.h"
 
 #define READ_BUF (64 * 1024)
-#define MAX_IOV 64
-#define IO_PER_TURN 16
 #define WORD_BITS (8 * sizeof(unsigned long))
 
 typedef struct {
@@ -47,7 +44,6 @@ typedef struct {
 
 typedef struct {
     int listen_fd;
-    int reserve_fd; /* spare descriptor, given up to shed a connection on EMFILE */
     bool tcp;
     session_opts opts;
     session_stats stats;
@@ -85,47 +81,8 @@ static bool sets_fit(loop *l, int fd) {
 /* Closes conns[i]; the last connection takes its slot. */
 static void conn_close(loop *l, size_t i) {
     conn *c = &l->conns[i];
-    sc_close(c->fd);
-    ctr_add(&g_counters.closed, 1);
-    session_free(c->s);
+    stream_close(c->fd, c->s);
     *c = l->conns[--l->nconns];
-}
-
-/* Writes pending output until done, full, or IO_PER_TURN writes. Returns
- * false if the connection failed. */
-static bool flush(conn *c) {
-    struct iovec iov[MAX_IOV];
-    for (int turn = 0; turn < IO_PER_TURN && session_output_pending(c->s); turn++) {
-        size_t n = session_output_iov(c->s, iov, MAX_IOV);
-        ssize_t w = n == 1 ? sc_write(c->fd, iov[0].iov_base, iov[0].iov_len)
-                           : sc_writev(c->fd, iov, (int)n);
-        if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-            if (errno == EINTR) continue;
-            return false; /* EPIPE, ECONNRESET: the peer is gone */
-        }
-        size_t asked = 0;
-        for (size_t i = 0; i < n; i++) asked += iov[i].iov_len;
-        session_output_done(c->s, (size_t)w);
-        /* A short write means the socket buffer is full: waiting in the
-         * write set saves the write that would only return EAGAIN. */
-        if ((size_t)w < asked) return true;
-    }
-    return true;
-}
-
-/* One read into the loop's buffer. Returns false when the connection failed. */
-static bool read_once(loop *l, conn *c) {
-    ssize_t r = sc_read(c->fd, l->buf, sizeof l->buf);
-    if (r > 0) {
-        session_input(c->s, l->buf, (size_t)r);
-        return true;
-    }
-    if (r == 0) {
-        session_peer_closed(c->s); /* EOF: finish the replies, then close */
-        return true;
-    }
-    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 }
 
 /* Serves one ready connection: read if it was in the read set (it was put
@@ -135,8 +92,8 @@ static bool read_once(loop *l, conn *c) {
  * EPIPE/ECONNRESET). Returns false if the connection was closed. */
 static bool handle(loop *l, size_t i, bool readable) {
     conn *c = &l->conns[i];
-    bool failed = readable && !read_once(l, c);
-    if (!failed && !flush(c)) failed = true;
+    bool failed = readable && stream_read(c->fd, c->s, l->buf, sizeof l->buf) == READ_FAILED;
+    if (!failed && stream_flush(c->fd, c->s) == STREAM_FAILED) failed = true;
     if (failed || (session_should_close(c->s) && !session_output_pending(c->s))) {
         conn_close(l, i);
         return false;
@@ -162,19 +119,6 @@ static int build_sets(loop *l) {
     return maxfd + 1;
 }
 
-/* Out of descriptors: the pending connection would keep the listener readable
- * forever. Give up the reserve descriptor, accept and close the connection
- * (the client sees it refused), and take the reserve back — the approach
- * libuv and libev use. */
-static void shed_connection(loop *l) {
-    if (l->reserve_fd < 0) return;
-    close(l->reserve_fd);
-    int fd = sc_accept4(l->listen_fd, SOCK_CLOEXEC);
-    if (fd >= 0) sc_close(fd);
-    l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    fprintf(stderr, "select: out of file descriptors: shed one connection\n");
-}
-
 static bool conn_add(loop *l, int fd) {
     if (l->nconns == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
@@ -191,24 +135,9 @@ static bool conn_add(loop *l, int fd) {
 }
 
 static void accept_all(loop *l) {
-    for (;;) {
-        int fd = sc_accept4(l->listen_fd, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno == EMFILE || errno == ENFILE) shed_connection(l);
-            else if (errno != EAGAIN && errno != EWOULDBLOCK) fprintf(stderr, "select: accept: %s\n", strerror(errno));
-            return;
-        }
-        ctr_add(&g_counters.accepted, 1);
-        if (l->tcp) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
-        if (!conn_add(l, fd)) {
-            sc_close(fd);
-            ctr_add(&g_counters.closed, 1);
-        }
-    }
+    int fd;
+    while ((fd = stream_accept(l->listen_fd, l->tcp, "select")) >= 0)
+        if (!conn_add(l, fd)) stream_close(fd, NULL);
 }
 
 /* Scans the connections for the bits select set. nready (select's count of
@@ -241,7 +170,6 @@ int main(int argc, char **argv) {
     endpoint bound;
     l.listen_fd = server_listen(&args, &bound);
     l.tcp = bound.family != AF_UNIX;
-    l.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     /* At least an fd_set's worth, so small runs never reallocate. */
     if (!sets_fit(&l, l.listen_fd > FD_SETSIZE - 1 ? l.listen_fd : FD_SETSIZE - 1))
         control_fatal("select: out of memory for the fd sets");
