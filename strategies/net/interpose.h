@@ -9,7 +9,14 @@
  * counted, exactly as with the wrappers.
  *
  * The library's multiplexing call counts as a wakeup when it returns events
- * (epoll_wait/epoll_pwait: n events). Include nothing: linking is enough. */
+ * (epoll_wait/epoll_pwait: n events). Include nothing: linking is enough.
+ *
+ * Two things interposition cannot see, which the strategy handles itself:
+ * a library that makes a call through syscall(2) directly (libuv closes
+ * descriptors with syscall(SYS_close)): count it with sc_note right after
+ * the library call that makes it; and the library's start-up calls (its
+ * internal eventfd or pipe, registering the listener): keep them out of the
+ * counters (g_counting = 0 while setting up), as the other strategies do. */
 #ifndef MUXBENCH_INTERPOSE_H
 #define MUXBENCH_INTERPOSE_H
 #endif
