@@ -27,6 +27,9 @@ export interface StrategyVariant {
   manifest: string;
   available: boolean;
   unavailableReason?: string;
+  /* Known behaviour gaps of the mechanism itself (e.g. "half_close": why), shown by
+   * `list` and respected by the behaviour tests instead of being hidden. */
+  limitations: Record<string, string>;
 }
 
 /* Workload parameters; each key becomes a load generator flag (--key). */
@@ -173,6 +176,11 @@ export function parseManifest(data: unknown, rel: string, root: string): Strateg
     }
     const exe = findExecutable(command[0], root);
     if (v.probe !== undefined && typeof v.probe !== 'boolean') throw new CatalogError(rel, `${at}.probe`, 'must be true or false');
+    const limitations: Record<string, string> = {};
+    if (v.limitations !== undefined) {
+      if (!isObject(v.limitations)) throw new CatalogError(rel, `${at}.limitations`, 'must be an object of name: explanation');
+      for (const k of Object.keys(v.limitations)) limitations[k] = str(v.limitations, k, rel, `${at}.limitations.${k}`)!;
+    }
     // A strategy that depends on the host (a kernel feature, a permission)
     // says so with "probe": its program then answers --probe with whether it can run here.
     const probed = exe !== null && v.probe === true ? probeVariant([...command, ...args], root) : null;
@@ -184,6 +192,7 @@ export function parseManifest(data: unknown, rel: string, root: string): Strateg
       protocols,
       transports: transports as Transport[],
       manifest: rel,
+      limitations,
       available: exe !== null && (probed === null || probed.available),
       unavailableReason:
         exe === null ? `${command[0]} missing or not executable (${NOT_BUILT_HINT})` : probed && !probed.available ? probed.reason : undefined,

@@ -38,6 +38,9 @@ const ACCEPT_POLL_MS = 20;
 /* The load generator enforces --timeout itself; the harness waits a little
  * longer so the load generator's own failure report arrives first. */
 const RESULT_GRACE_MS = 5_000;
+/* How long a failed load generator waits to see whether the server died first. */
+const SERVER_DEATH_GRACE_MS = 1_000;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /* sun_path is 108 bytes including the terminating NUL. */
 const UNIX_PATH_MAX = 107;
 
@@ -157,7 +160,17 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
     // Whichever loses the race below settles later; nobody awaits it then.
     serverGone.catch(() => {});
     resultEvent.catch(() => {});
-    const result = parseResult(await Promise.race([resultEvent, serverGone]));
+    let resultLine;
+    try {
+      resultLine = await Promise.race([resultEvent, serverGone]);
+    } catch (err) {
+      // A crashing server often reaches the load generator first (as a
+      // connection reset): if the server is gone too, name the root cause.
+      const serverDied = await Promise.race([server.exited.then(() => true), sleep(SERVER_DEATH_GRACE_MS).then(() => false)]);
+      if (serverDied) await serverGone; // rejects with the server's exit and stderr
+      throw err;
+    }
+    const result = parseResult(resultLine);
     const b = await snapshot(server);
 
     const m = measure(a, b, result);

@@ -85,6 +85,8 @@ function listCommand(catalog: Catalog, json: boolean): number {
     'Strategies (strategies/*/strategy.json):',
     renderTable([{ header: 'name' }, { header: 'mechanism' }, { header: 'protocols' }, { header: 'transports' }, { header: 'available' }], strategyRows),
     '',
+    ...catalog.strategies.flatMap((v) => Object.entries(v.limitations).map(([k, why]) => `${v.name}, known limitation (${k}): ${why}`)),
+    '',
     `Load generator (${LOADGEN_COMMAND}): ${loadgenOk ? 'yes' : 'not built: run npm run build'}`,
     '',
     'Scenarios (scenarios/*.json):',

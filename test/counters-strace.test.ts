@@ -16,7 +16,7 @@ import { startProcess, endAllProcesses, NativeProcess } from '../harness/process
 /* Counter kind -> the syscalls it stands for. */
 const KINDS: Record<string, string[]> = {
   accept: ['accept4', 'accept'],
-  read: ['read', 'recvfrom', 'recvmsg'],
+  read: ['read', 'readv', 'recvfrom', 'recvmsg'],
   write: ['write', 'sendto'],
   writev: ['writev', 'sendmsg'],
   close: ['close'],
@@ -25,6 +25,7 @@ const KINDS: Record<string, string[]> = {
   select: ['select', 'pselect6'],
   poll: ['poll', 'ppoll'],
   io_uring_enter: ['io_uring_enter'],
+  other: ['ioctl'],
 };
 /* The multiplexing call in progress when strace attaches or detaches may be
  * counted on one side only. */

@@ -69,7 +69,7 @@ for (const v of strategies) {
   const argv = [...v.command, ...v.args];
   for (const transport of v.transports) {
     if (v.protocols.includes('http')) {
-      test(`${v.name} http ${transport}: vanishing clients, half-close, bad requests`, { timeout: 60_000 }, async () => {
+      test(`${v.name} http ${transport}: vanishing clients, half-close, bad requests`, { timeout: 60_000 }, async (ctx) => {
         const { proc, t } = await server(argv, 'http', transport);
         try {
           // Clients that send a request and disappear: the reply hits a closed socket (EPIPE, not SIGPIPE).
@@ -86,16 +86,22 @@ for (const v of strategies) {
           assert.ok(gotRpcReply(await exchange(t, rpcRequest, { until: gotRpcReply })), 'server still answers after vanishing clients');
           assert.equal(proc.running, true);
 
-          // Half-close after the request: the whole body still arrives, then the server closes.
+          // Half-close after the request: the whole body still arrives, then the server
+          // closes — unless the manifest declares the mechanism cannot (then: no crash).
           const body = 3_000_001;
           const reply = await exchange(t, `GET /bulk?bytes=${body}&seed=7 HTTP/1.1\r\n\r\n`, { halfClose: true });
           const head = reply.indexOf('\r\n\r\n');
-          assert.match(reply.subarray(0, head).toString(), /Content-Length: 3000001/);
-          assert.equal(reply.length - head - 4, body);
+          if (v.limitations.half_close) {
+            ctx.diagnostic(`${v.name}: half-close not asserted: ${v.limitations.half_close}`);
+          } else {
+            assert.match(reply.subarray(0, head).toString(), /Content-Length: 3000001/);
+            assert.equal(reply.length - head - 4, body);
+          }
 
-          // Malformed request: 400 and close; oversized head: 431 and close.
-          assert.match((await exchange(t, 'BAD\x01 / HTTP/1.1\r\n\r\n')).toString(), /^HTTP\/1.1 400 /);
-          assert.match((await exchange(t, `GET / HTTP/1.1\r\nX: ${'a'.repeat(9000)}\r\n\r\n`)).toString(), /^HTTP\/1.1 431 /);
+          // Malformed request: an error status (400; libevent says 501) and close;
+          // oversized head: 431 (or 400) and close.
+          assert.match((await exchange(t, 'BAD\x01 / HTTP/1.1\r\n\r\n')).toString(), /^HTTP\/1.1 (400|501) /);
+          assert.match((await exchange(t, `GET / HTTP/1.1\r\nX: ${'a'.repeat(9000)}\r\n\r\n`)).toString(), /^HTTP\/1.1 (431|400) /);
           assert.ok(gotRpcReply(await exchange(t, rpcRequest, { until: gotRpcReply })));
         } finally {
           await endAllProcesses();

@@ -38,6 +38,14 @@ int accept(int fd, struct sockaddr *a, socklen_t *l) {
     return (int)counted(SC_ACCEPT, syscall(SYS_accept4, fd, a, l, 0));
 }
 int close(int fd) { return (int)counted(SC_CLOSE, syscall(SYS_close, fd)); }
+/* libevent asks FIONREAD before every read: a real syscall per read. */
+int ioctl(int fd, unsigned long request, ...) {
+    va_list ap;
+    va_start(ap, request);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return (int)counted(SC_OTHER, syscall(SYS_ioctl, fd, request, arg));
+}
 int epoll_ctl(int ep, int op, int fd, struct epoll_event *ev) {
     return (int)counted(SC_EPOLL_CTL, syscall(SYS_epoll_ctl, ep, op, fd, ev));
 }
