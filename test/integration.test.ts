@@ -71,3 +71,26 @@ test('run --quick: every cell does its exact work, verified, with agreeing count
     }
   }
 });
+
+test('peer-ping at 1000 connections: every strategy holds them all and answers every ping', { timeout: 600_000 }, () => {
+  // 1000 peers put descriptors above FD_SETSIZE-sized assumptions, and make
+  // per-iteration scans (select, poll, sockman) do real work.
+  const names = catalog.strategies.filter((v) => v.available && v.protocols.includes('peer')).map((v) => v.name);
+  const out = path.join(tempRoot(), 'run1000');
+  const r = spawnSync(
+    process.execPath,
+    [CLI, 'run', '--strategies', names.join(','), '--scenarios', 'peer-ping', '--connections', '1000', '--requests', '10000', '--repeat', '1', '--out', out],
+    { encoding: 'utf8', timeout: 590_000 },
+  );
+  const results = readResults(path.join(out, 'results.json'));
+  const failed = results.cells.filter((c) => c.status !== 'ok').map((c) => `${c.id}: ${c.error}`);
+  assert.deepEqual(failed, [], r.stdout + r.stderr);
+  assert.equal(results.cells.length, names.length * 2);
+  for (const cell of results.cells) {
+    assert.equal(cell.params.connections, 1000, cell.id);
+    const m = cell.repetitions[0].metrics!;
+    assert.equal(m.ops, 10000, cell.id);
+    assert.equal(m.server.messages_in, 10000, cell.id);
+    assert.equal(cell.repetitions[0].consistency?.ok, true, cell.id);
+  }
+});
