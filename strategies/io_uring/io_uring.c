@@ -217,14 +217,13 @@ int main(int argc, char **argv) {
 
     for (;;) {
         /* Readiness mode may have connections with work left over from their
-         * turn: then only submit, do not wait (and skip the call entirely
-         * when there is nothing to submit, since it would not enter). */
-        unsigned wait = l.ready ? 0 : 1;
-        if (wait || io_uring_sq_ready(&l.ring)) {
-            int r = note_enter(io_uring_submit_and_wait(&l.ring, wait));
-            if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
-                control_fatal("io_uring_submit_and_wait: %s", strerror(-r));
-        }
+         * turn: then do not wait, but still enter with GETEVENTS — with
+         * DEFER_TASKRUN completions are posted only then, and skipping it
+         * would starve every other connection while the ready list is busy. */
+        int r = note_enter(l.ready ? io_uring_submit_and_get_events(&l.ring)
+                                   : io_uring_submit_and_wait(&l.ring, 1));
+        if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+            control_fatal("io_uring_submit: %s", strerror(-r));
         unsigned head, n = 0;
         struct io_uring_cqe *cqe;
         io_uring_for_each_cqe(&l.ring, head, cqe) {

@@ -168,10 +168,16 @@ static void adopt_new(evutil_socket_t unused, short what, void *arg) {
 
 /* Counts every connection: evhttp asks for a bufferevent per accepted
  * socket. This one is exactly what evhttp creates by default. */
+/* Head limit + body limit: one whole request, as configured below. */
+#define EVHTTP_INPUT_LIMIT (8192 + 65536)
+
 static struct bufferevent *make_bev(struct event_base *base, void *arg) {
     (void)arg;
     struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!bev) return NULL;
+    /* evhttp keeps reading while it writes a reply (to notice a close) and
+     * sets no limit: bound what a client can pipeline behind a long reply. */
+    bufferevent_setwatermark(bev, EV_READ, 0, EVHTTP_INPUT_LIMIT);
     lev_accepted(-1, false); /* no descriptor yet: adopt_new sets TCP_NODELAY */
     if (fresh.n == fresh.cap) {
         size_t ncap = fresh.cap ? fresh.cap * 2 : 64;
