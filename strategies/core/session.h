@@ -10,6 +10,9 @@
  *     pipelined request waits behind a long response);
  *   - on EOF, call session_peer_closed() and keep writing;
  *   - when session_should_close() and no output is pending, close.
+ * A session can also gain output without input of its own (a relayed
+ * message, a reply from a hand-off worker): hub.h says how strategies learn
+ * of it.
  * The same session code serves readiness loops (select/poll/epoll) and
  * completion loops (io_uring), which is what makes the comparison fair. */
 #ifndef MUXBENCH_SESSION_H
@@ -23,12 +26,14 @@
 
 typedef enum { PROTO_PEER = 0, PROTO_HTTP = 1 } proto_kind;
 
+typedef struct session session;
+typedef struct hub hub;
+
 typedef struct {
     proto_kind proto;
     bool verify_checksum; /* peer: verify SHA256d of every received payload and fill it in sent headers */
+    hub *hub;             /* relay and hand-off (hub.h); NULL: neither */
 } session_opts;
-
-typedef struct session session;
 
 /* Server-wide protocol statistics. One writer (the loop thread), read by the
  * control thread: relaxed load+store, no locked instruction on the hot path. */
@@ -37,6 +42,10 @@ typedef struct {
     _Atomic uint64_t messages_out;    /* peer messages or HTTP responses queued */
     _Atomic uint64_t payload_bytes_out;
     _Atomic uint64_t protocol_errors; /* connections closed for bad input */
+    _Atomic uint64_t payload_bytes_in;  /* uploaded block bytes verified against the pattern */
+    _Atomic uint64_t relayed;           /* copies of relayed messages queued to other peers */
+    _Atomic uint64_t handoff_jobs;      /* requests handed to worker threads */
+    _Atomic uint64_t handoff_wakeups;   /* wake-ups the workers sent (several writers: fetch_add) */
 } session_stats;
 
 static inline void stat_add(_Atomic uint64_t *c, uint64_t v) {
@@ -45,6 +54,10 @@ static inline void stat_add(_Atomic uint64_t *c, uint64_t v) {
 
 session *session_new(const session_opts *opts, session_stats *stats);
 void session_free(session *s);
+
+/* The strategy's connection for this session (hub_next() returns sessions). */
+void session_set_owner(session *s, void *owner);
+void *session_owner(const session *s);
 
 /* Hands received bytes to the protocol. Never fails: bad input marks the
  * session closing (HTTP queues a 400/431 first). */

@@ -5,8 +5,11 @@
 
 #include <llhttp.h>
 
+#include "hub.h"
+#include "job.h"
 #include "outq.h"
 #include "payload.h"
+#include "reply.h"
 #include "session.h"
 
 /* Output is produced from a stream only while less than this is queued:
@@ -18,8 +21,6 @@
 #define SESSION_INPUT_KEEP (64u * 1024u)
 #define HTTP_MAX_HEAD 8192u   /* request line + headers; more → 431 */
 #define HTTP_MAX_BODY 65536u  /* JSON-RPC request body; more → 413 */
-
-typedef enum { STREAM_NONE, STREAM_PEER_BLOCKS, STREAM_HTTP_BODY } stream_kind;
 
 /* A long response produced lazily, piece by piece, as output drains. */
 typedef struct {
@@ -52,7 +53,33 @@ struct session {
     bool input_done;      /* the peer sent EOF: finish what was asked, then close */
     stream_state stream;
     http_state http;
+
+    void *owner;           /* the strategy's connection */
+    job *job;              /* a request at a hand-off worker: parsing waits for its reply */
+    /* Peer upload in progress: blocks expected from a seeded stream. */
+    bool uploading;
+    uint64_t upload_seed, upload_size, upload_next, upload_count;
+    /* Hub membership (loop thread only). */
+    session *peer_prev, *peer_next; /* every peer session: relay targets */
+    session *ready_prev, *ready_next;
+    bool on_ready;
 };
+
+/* Answers a parsed request: on the loop thread at once (then applied), or,
+ * with hand-off workers, later (parsing stops until hub_next() applies the
+ * reply). j may live on the caller's stack; it is cloned when handed off. */
+void session_dispatch(session *s, job *j);
+/* Applies a finished reply to its session (loop thread). */
+void session_apply(session *s, reply *r);
+/* After a handed-off reply was applied: resume held input and streams. */
+void session_resume(session *s);
+
+/* Hub internals used by the session (hub.c). */
+void hub_register(hub *h, session *s);
+void hub_unregister(hub *h, session *s);
+void hub_mark_ready(hub *h, session *s);
+void hub_submit(hub *h, job *j);
+void hub_relay(hub *h, session *from, const uint8_t *msg, size_t len);
 
 /* Each protocol parses as much of buf as it can and returns bytes consumed.
  * It stops early when a stream starts (to keep responses in order) or on a

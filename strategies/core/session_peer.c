@@ -1,6 +1,14 @@
-/* Peer protocol: Bitcoin P2P v1 framing; answers ping with pong and getdata
- * with a stream of block messages. Unknown commands are ignored, as a node
- * ignores them; framing errors disconnect the peer. */
+/* Peer protocol: Bitcoin P2P v1 framing. The loop thread parses frames
+ * (peer_parse); answering them (peer_work) may run on a hand-off worker:
+ *   ping     -> pong with the same payload
+ *   getdata  -> a stream of block messages (benchmark form, p2p.h)
+ *   inv      -> relayed unchanged to every other peer
+ *   upload   -> announces `count` blocks of `size` bytes from `seed` that
+ *               the peer sends next; each is verified against the pattern,
+ *               and after the last one the server answers "uploaded" with
+ *               the same 16-byte payload
+ * Unknown commands are ignored, as a node ignores them; framing errors and
+ * blocks that fail verification disconnect the peer. */
 #include <string.h>
 
 #include "p2p.h"
@@ -8,24 +16,76 @@
 
 void peer_init(session *s) { (void)s; }
 
-static void send_message(session *s, const char *command, const uint8_t *payload, uint32_t len) {
+static void put_message(reply *r, const char *command, const uint8_t *payload, uint32_t len,
+                        bool checksum) {
     uint8_t hdr[P2P_HEADER_LEN];
-    uint32_t sum = s->opts.verify_checksum ? p2p_checksum(payload, len) : 0;
-    p2p_encode_header(hdr, command, len, sum);
-    session_emit(s, hdr, sizeof hdr);
-    session_emit(s, payload, len);
-    stat_add(&s->stats->messages_out, 1);
+    p2p_encode_header(hdr, command, len, checksum ? p2p_checksum(payload, len) : 0);
+    reply_emit(r, hdr, sizeof hdr);
+    reply_emit(r, payload, len);
+    r->messages++;
 }
 
-static void start_blocks(session *s, const p2p_getdata *g) {
-    if (g->count == 0) return;
-    if (payload_init(&s->stream.src, g->seed, g->size) != 0) {
-        s->closing = true;
+/* An inv payload: a CompactSize count (small counts only) and 36-byte entries. */
+static bool inv_valid(const uint8_t *p, size_t len) {
+    return len >= 1 && p[0] > 0 && p[0] < 0xfd && len == 1 + (size_t)p[0] * 36u;
+}
+
+static void work_block(job *j) {
+    reply *r = &j->r;
+    r->upload_block = true;
+    payload_src src;
+    if (j->len != j->piece_size || payload_init(&src, j->seed, (size_t)j->piece_size) != 0) {
+        r->protocol_error = true;
         return;
     }
-    s->stream.kind = STREAM_PEER_BLOCKS;
-    s->stream.next = 0;
-    s->stream.count = g->count;
+    bool ok = payload_hash(j->data, j->len) == payload_expected_hash(&src, j->index, j->len);
+    payload_free(&src);
+    if (!ok) {
+        r->protocol_error = true;
+        return;
+    }
+    if (j->index + 1 == j->pieces) {
+        uint8_t echo[P2P_GETDATA_LEN];
+        p2p_getdata g = {.count = (uint32_t)j->pieces, .size = (uint32_t)j->piece_size, .seed = j->seed};
+        p2p_getdata_encode(echo, &g);
+        put_message(r, "uploaded", echo, sizeof echo, j->verify_checksum);
+    }
+}
+
+void peer_work(job *j) {
+    reply *r = &j->r;
+    p2p_getdata g;
+    switch (j->kind) {
+    case REQ_PEER_PING:
+        put_message(r, "pong", j->data, (uint32_t)j->len, j->verify_checksum);
+        break;
+    case REQ_PEER_GETDATA:
+    case REQ_PEER_UPLOAD:
+        if (!p2p_getdata_decode(j->data, j->len, &g) || (g.count > 0 && (g.size == 0 || g.size > PAYLOAD_MAX_PIECE))) {
+            r->protocol_error = true;
+            break;
+        }
+        r->seed = g.seed;
+        r->piece_size = g.size;
+        r->pieces = g.count;
+        if (j->kind == REQ_PEER_UPLOAD) r->upload_start = true;
+        else if (g.count > 0) r->stream = STREAM_PEER_BLOCKS;
+        break;
+    case REQ_PEER_INV:
+        if (!inv_valid(j->data, j->len)) {
+            r->protocol_error = true;
+            break;
+        }
+        r->relay = true;
+        put_message(r, "inv", j->data, (uint32_t)j->len, j->verify_checksum);
+        r->messages = 0; /* counted per copy when relayed */
+        break;
+    case REQ_PEER_BLOCK:
+        work_block(j);
+        break;
+    case REQ_HTTP:
+        break;
+    }
 }
 
 void peer_pump(session *s) {
@@ -49,9 +109,25 @@ void peer_pump(session *s) {
     }
 }
 
+/* Which request a frame is, or false for commands the server ignores. */
+static bool classify(const session *s, const p2p_msg *m, job *j) {
+    if (!strcmp(m->command, "ping")) j->kind = REQ_PEER_PING;
+    else if (!strcmp(m->command, "getdata")) j->kind = REQ_PEER_GETDATA;
+    else if (!strcmp(m->command, "inv")) j->kind = REQ_PEER_INV;
+    else if (!strcmp(m->command, "upload")) j->kind = REQ_PEER_UPLOAD;
+    else if (!strcmp(m->command, "block") && s->uploading) {
+        j->kind = REQ_PEER_BLOCK;
+        j->seed = s->upload_seed;
+        j->piece_size = s->upload_size;
+        j->index = s->upload_next;
+        j->pieces = s->upload_count;
+    } else return false;
+    return true;
+}
+
 size_t peer_parse(session *s, const uint8_t *buf, size_t len) {
     size_t off = 0;
-    while (!s->closing && s->stream.kind == STREAM_NONE) {
+    while (!s->closing && s->stream.kind == STREAM_NONE && !s->job) {
         p2p_msg m;
         size_t used = 0;
         p2p_status st = p2p_decode(buf + off, len - off, s->opts.verify_checksum, &m, &used);
@@ -63,17 +139,8 @@ size_t peer_parse(session *s, const uint8_t *buf, size_t len) {
         }
         off += used;
         stat_add(&s->stats->messages_in, 1);
-        if (strcmp(m.command, "ping") == 0) {
-            send_message(s, "pong", m.payload, m.length);
-        } else if (strcmp(m.command, "getdata") == 0) {
-            p2p_getdata g;
-            if (!p2p_getdata_decode(m.payload, m.length, &g)) {
-                stat_add(&s->stats->protocol_errors, 1);
-                s->closing = true;
-                break;
-            }
-            start_blocks(s, &g);
-        }
+        job j = {.data = m.payload, .len = m.length};
+        if (classify(s, &m, &j)) session_dispatch(s, &j);
     }
     return off;
 }

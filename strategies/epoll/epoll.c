@@ -17,17 +17,21 @@
  * epoll_wait does not block while that list is non-empty.
  *
  * Both modes: a connection whose peer sent EOF is still written to until its
- * reply is complete. Accepting, reading, writing and closing are the shared
+ * reply is complete. Output that arrives from outside a connection's own
+ * events (a relayed inv, a hand-off worker's reply) is collected from the hub
+ * after each batch; workers wake the loop through an eventfd in the set. Accepting, reading, writing and closing are the shared
  * steps of net/stream_io.h. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/hub.h"
 #include "../core/session.h"
 #include "../net/control.h"
 #include "../net/stream_io.h"
 #include "../net/syscalls.h"
+#include "../net/wakefd.h"
 
 #define MAX_EVENTS 512
 #define READ_BUF (64 * 1024)
@@ -46,7 +50,9 @@ typedef struct conn {
 
 typedef struct {
     int ep, listen_fd;
+    int wake_fd; /* hand-off replies are ready (-1 without hand-off) */
     bool edge, tcp;
+    hub *hub;
     session_opts opts;
     session_stats stats;
     uint8_t buf[READ_BUF];
@@ -146,6 +152,16 @@ static void drain_ready_list(loop *l) {
     }
 }
 
+/* Connections that gained output from outside their own events. */
+static void serve_hub(loop *l) {
+    session *s;
+    while ((s = hub_next(l->hub))) {
+        conn *c = session_owner(s);
+        if (!l->edge) settle(l, c, false);
+        else if (!c->on_ready_list) serve_et(l, c); /* may also read again: the reply unblocked input */
+    }
+}
+
 static void accept_all(loop *l) {
     int fd;
     while ((fd = stream_accept(l->listen_fd, l->tcp, "epoll")) >= 0) {
@@ -157,6 +173,7 @@ static void accept_all(loop *l) {
             continue;
         }
         c->fd = fd;
+        session_set_owner(c->s, c);
         struct epoll_event ev = {.data.ptr = c};
         if (l->edge) {
             ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -173,7 +190,10 @@ int main(int argc, char **argv) {
     server_args_parse(argc, argv, "epoll", &args);
     static loop l; /* large read buffer: keep it off the stack */
     l.edge = args.edge_triggered;
-    l.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum};
+    l.wake_fd = args.handoff ? wakefd_open() : -1;
+    l.hub = hub_new(&(hub_opts){.workers = args.handoff, .wake = wakefd_signal, .wake_arg = &l.wake_fd}, &l.stats);
+    if (!l.hub) control_fatal("cannot start %u hand-off workers: %s", args.handoff, strerror(errno));
+    l.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum, .hub = l.hub};
     endpoint bound;
     l.listen_fd = server_listen(&args, &bound);
     l.tcp = bound.family != AF_UNIX;
@@ -183,6 +203,10 @@ int main(int argc, char **argv) {
     struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
     if (epoll_ctl(l.ep, EPOLL_CTL_ADD, l.listen_fd, &lev) != 0)
         control_fatal("epoll_ctl(listener): %s", strerror(errno));
+    static char wake_tag; /* marks the eventfd's events */
+    struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &wake_tag};
+    if (l.wake_fd >= 0 && epoll_ctl(l.ep, EPOLL_CTL_ADD, l.wake_fd, &wev) != 0)
+        control_fatal("epoll_ctl(eventfd): %s", strerror(errno));
     control_start(&args, &bound, &l.stats);
 
     struct epoll_event events[MAX_EVENTS];
@@ -198,9 +222,11 @@ int main(int argc, char **argv) {
         for (int i = 0; i < n; i++) {
             conn *c = events[i].data.ptr;
             if (!c) accept_all(&l);
+            else if (c == (void *)&wake_tag) wakefd_drain(l.wake_fd);
             else if (l.edge) handle_et(&l, c, events[i].events);
             else handle_lt(&l, c, events[i].events);
         }
         if (l.edge) drain_ready_list(&l);
+        serve_hub(&l);
     }
 }

@@ -12,18 +12,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/hub.h"
 #include "../core/payload.h"
 #include "counters.h"
 
 /* stdout is shared by the loop thread (errors) and the control thread. */
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static session_stats *g_stats;
+static unsigned g_handoff;
 
 static void usage(const char *strategy, const char *msg) {
     if (msg) fprintf(stderr, "muxbench-%s: %s\n", strategy, msg);
     fprintf(stderr,
             "usage: muxbench-%s --protocol peer|http --listen tcp:127.0.0.1:PORT|unix:PATH\n"
             "       [--edge-triggered] [--verify-checksum] [--no-counters] [--backlog N]\n"
+            "       [--handoff N]  (N worker threads build the replies and wake the loop)\n"
             "Speaks JSON lines on stdin/stdout (see docs/control-channel.md).\n",
             strategy);
     exit(msg ? 2 : 0);
@@ -50,6 +53,12 @@ void server_args_parse(int argc, char **argv, const char *strategy, server_args 
         } else if (!strcmp(o, "--backlog") && val) {
             a->backlog = atoi(val);
             if (a->backlog <= 0) usage(strategy, "--backlog must be a positive integer");
+            i++;
+        } else if (!strcmp(o, "--handoff") && val) {
+            char *end;
+            long n = strtol(val, &end, 10);
+            if (*end || n < 0 || n > (long)HUB_MAX_WORKERS) usage(strategy, "--handoff must be 0..64 worker threads");
+            a->handoff = (unsigned)n;
             i++;
         } else if (!strcmp(o, "--edge-triggered")) {
             a->edge_triggered = true;
@@ -144,9 +153,13 @@ static void write_snapshot(void) {
     printf("{\"event\":\"snapshot\",\"t_ns\":%" PRIu64 ",", (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
     ctr_write_json(stdout);
     printf(",\"protocol\":{\"messages_in\":%" PRIu64 ",\"messages_out\":%" PRIu64
-           ",\"payload_bytes_out\":%" PRIu64 ",\"protocol_errors\":%" PRIu64 "}",
+           ",\"payload_bytes_out\":%" PRIu64 ",\"protocol_errors\":%" PRIu64
+           ",\"payload_bytes_in\":%" PRIu64 ",\"relayed\":%" PRIu64 "}",
            ctr_get(&g_stats->messages_in), ctr_get(&g_stats->messages_out),
-           ctr_get(&g_stats->payload_bytes_out), ctr_get(&g_stats->protocol_errors));
+           ctr_get(&g_stats->payload_bytes_out), ctr_get(&g_stats->protocol_errors),
+           ctr_get(&g_stats->payload_bytes_in), ctr_get(&g_stats->relayed));
+    printf(",\"handoff\":{\"workers\":%u,\"jobs\":%" PRIu64 ",\"wakeups\":%" PRIu64 "}", g_handoff,
+           ctr_get(&g_stats->handoff_jobs), atomic_load(&g_stats->handoff_wakeups));
     printf(",\"rusage\":{\"utime_us\":%" PRIu64 ",\"stime_us\":%" PRIu64 ",\"nvcsw\":%ld,\"nivcsw\":%ld,\"maxrss_kb\":%ld}",
            (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec,
            (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec, ru.ru_nvcsw,
@@ -180,13 +193,15 @@ static void *control_thread(void *arg) {
 void control_start(const server_args *a, const endpoint *bound, session_stats *stats) {
     char addr[160];
     g_stats = stats;
+    g_handoff = a->handoff;
     endpoint_format(bound, addr, sizeof addr);
     pthread_mutex_lock(&out_lock);
     printf("{\"event\":\"listening\",\"strategy\":");
     json_string(stdout, a->strategy);
     printf(",\"protocol\":\"%s\",\"address\":", a->proto == PROTO_HTTP ? "http" : "peer");
     json_string(stdout, addr);
-    printf(",\"pid\":%ld,\"counting\":%s}\n", (long)getpid(), g_counting ? "true" : "false");
+    printf(",\"pid\":%ld,\"counting\":%s,\"handoff\":%u}\n", (long)getpid(), g_counting ? "true" : "false",
+           a->handoff);
     fflush(stdout);
     pthread_mutex_unlock(&out_lock);
     pthread_t t;

@@ -21,6 +21,7 @@ typedef struct {
     bool verify_checksum;
     bool edge_triggered;    /* only for strategies that have the notion */
     bool no_counters;       /* disable syscall counting */
+    unsigned handoff;       /* worker threads that build replies (0: the loop does) */
     int backlog;
 } server_args;
 

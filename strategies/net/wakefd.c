@@ -1,0 +1,28 @@
+#include "wakefd.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "syscalls.h"
+
+int wakefd_open(void) {
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) control_fatal("eventfd: %s", strerror(errno));
+    return fd;
+}
+
+void wakefd_signal(void *arg) {
+    uint64_t one = 1;
+    /* EAGAIN only when the counter is about to overflow: a wake-up is pending anyway. */
+    while (write(*(const int *)arg, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+}
+
+void wakefd_drain(int fd) {
+    uint64_t n;
+    sc_note(SC_OTHER, read(fd, &n, sizeof n));
+}
