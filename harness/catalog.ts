@@ -46,6 +46,8 @@ export interface Scenario {
   quick: Params;
   /* Bounds on parameters the user may override, with the reason shown when crossed. */
   limits: Record<string, ParamLimit>;
+  /* Parameters without a default that the driver takes when given (e.g. rate). */
+  optional: string[];
   file: string;
 }
 
@@ -243,8 +245,11 @@ export function parseScenario(data: unknown, rel: string): Scenario {
       limits[k] = { min: v.min as number | undefined, max: v.max as number | undefined, why: str(v, 'why', rel, `limits.${k}.why`, true) };
     }
   }
+  const optional = data.optional === undefined ? [] : strArray(data, 'optional', rel, 'optional', true);
+  for (const k of optional) if (!PARAM_RE.test(k)) throw new CatalogError(rel, 'optional', `contains "${k}", not a valid parameter name`);
   return {
     name,
+    optional,
     protocol: str(data, 'protocol', rel, 'protocol')!,
     driver: str(data, 'driver', rel, 'driver')!,
     summary: str(data, 'summary', rel, 'summary')!,

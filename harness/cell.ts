@@ -46,7 +46,16 @@ const UNIX_PATH_MAX = 107;
 
 export function serverArgv(cell: CellPlan, listen: string, verifyChecksum: boolean): string[] {
   const v = cell.variant;
-  return [...v.command, ...v.args, '--protocol', cell.scenario.protocol, '--listen', listen, ...(verifyChecksum ? ['--verify-checksum'] : [])];
+  return [
+    ...v.command,
+    ...v.args,
+    '--protocol',
+    cell.scenario.protocol,
+    '--listen',
+    listen,
+    ...(verifyChecksum ? ['--verify-checksum'] : []),
+    ...(cell.server.handoff > 0 ? ['--handoff', String(cell.server.handoff)] : []),
+  ];
 }
 
 export function loadgenArgv(cell: CellPlan, address: string, timeoutS: number, verifyChecksum: boolean): string[] {
@@ -71,7 +80,8 @@ function makeSocketDir(): string {
 }
 
 export function logName(cell: CellPlan, rep: number, role: 'server' | 'loadgen'): string {
-  return path.join('logs', `${cell.variant.name}-${cell.scenario.name}-${cell.transport}-rep${rep}.${role}.log`);
+  const point = cell.label ? `-${cell.label.replace(/[ =]/g, (c) => (c === ' ' ? '-' : ''))}` : '';
+  return path.join('logs', `${cell.variant.name}-${cell.scenario.name}-${cell.transport}${point}-rep${rep}.${role}.log`);
 }
 
 async function snapshot(server: NativeProcess): Promise<ServerSnapshot> {

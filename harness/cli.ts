@@ -19,7 +19,7 @@ import { decidePinning, endAllProcesses, Pinning } from './process.js';
 import { runMatrix } from './run.js';
 import { serve } from './serve.js';
 import { renderTable } from './table.js';
-import { checkConnections } from './fdlimit.js';
+import { ensureFdLimit } from './fdlimit.js';
 import { formatBytes, parseCount, parseSeconds, parseSize } from './units.js';
 import type { Params } from './catalog.js';
 
@@ -102,7 +102,12 @@ interface RunArgs {
   strategies?: string | string[];
   scenarios?: string | string[];
   transports?: string | string[];
-  connections?: number;
+  connections?: number[];
+  messageSize?: number[];
+  rate?: number[];
+  handoff?: number[];
+  active?: number;
+  depth?: number;
   requests?: number;
   bytes?: number;
   chunk?: number;
@@ -117,9 +122,14 @@ interface RunArgs {
 async function runCommand(argv: RunArgs): Promise<number> {
   const catalog = loadCatalog(root);
   const overrides: Params = {};
-  for (const k of ['connections', 'requests', 'bytes', 'chunk'] as const) {
+  for (const k of ['requests', 'bytes', 'chunk', 'active', 'depth'] as const) {
     if (argv[k] !== undefined) overrides[k] = argv[k]!;
   }
+  const sweeps: Record<string, number[]> = {};
+  if (argv.connections) sweeps.connections = argv.connections;
+  if (argv.messageSize) sweeps.message_size = argv.messageSize;
+  if (argv.rate) sweeps.rate = argv.rate;
+  const handoff = argv.handoff ?? [0];
   const strategies = splitList(argv.strategies);
   const plan = planCells(catalog, {
     strategies,
@@ -127,12 +137,14 @@ async function runCommand(argv: RunArgs): Promise<number> {
     transports: splitList(argv.transports),
     quick: argv.quick,
     overrides,
+    sweeps,
+    handoff,
   });
   // Nothing can run without the load generator, and nothing runs when no strategy is built.
   if (!findExecutable(LOADGEN_COMMAND, root) || !catalog.strategies.some((v) => v.available)) {
     throw new UsageError(NOT_BUILT_HINT);
   }
-  for (const cell of plan.cells) checkConnections(cell.params.connections);
+  ensureFdLimit(Math.max(0, ...plan.cells.map((c) => c.params.connections)));
   if (plan.cells.length === 0) {
     throw new UsageError('nothing to run: no selected strategy supports the selected scenarios and transports (see muxbench list)');
   }
@@ -155,6 +167,8 @@ async function runCommand(argv: RunArgs): Promise<number> {
       scenarios: splitList(argv.scenarios) ?? null,
       transports: splitList(argv.transports) ?? [...TRANSPORTS],
       overrides,
+      sweeps,
+      handoff,
       repeat,
       quick: argv.quick,
       verify_checksum: argv.verifyChecksum,
@@ -167,6 +181,15 @@ async function runCommand(argv: RunArgs): Promise<number> {
 /* yargs `coerce` helpers: errors become usage errors with the flag named. */
 const size = (flag: string) => (v: unknown) => (v === undefined ? undefined : parseSize(String(v), `--${flag}`));
 const count = (flag: string) => (v: unknown) => (v === undefined ? undefined : parseCount(String(v), `--${flag}`));
+/* "10,100,1k" (or the flag repeated) -> [10, 100, 1000], duplicates dropped, order kept. */
+const list = (flag: string, parse: (text: string, what: string) => number) => (v: unknown) => {
+  const items = splitList(v);
+  if (v === undefined) return undefined;
+  if (!items) throw new UsageError(`--${flag}: give one value or a comma-separated list`);
+  return [...new Set(items.map((x) => parse(x, `--${flag}`)))];
+};
+const countList = (flag: string, allowZero = false) => list(flag, (t, w) => parseCount(t, w, { allowZero }));
+const sizeList = (flag: string) => list(flag, (t, w) => parseSize(t, w));
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('muxbench')
@@ -195,7 +218,12 @@ const cli = yargs(hideBin(process.argv))
         .option('strategies', { type: 'string', describe: 'Comma list of strategy variants (default: all that are built)' })
         .option('scenarios', { type: 'string', describe: 'Comma list of scenarios (default: all)' })
         .option('transports', { type: 'string', describe: `Comma list of transports: ${TRANSPORTS.join(',')} (default: both)` })
-        .option('connections', { type: 'string', describe: "Connections per cell (overrides the scenario's value)", coerce: count('connections') })
+        .option('connections', { type: 'string', describe: "Connections per cell (overrides the scenario's value); a list sweeps, e.g. 10,100,1000,10000", coerce: countList('connections') })
+        .option('active', { type: 'string', describe: 'How many of the connections work (peer-idle, spread and relay scenarios; the rest stay idle)', coerce: count('active') })
+        .option('depth', { type: 'string', describe: 'Requests in flight per active connection (peer-ping, peer-idle, http-rpc, peer-relay)', coerce: count('depth') })
+        .option('message-size', { type: 'string', describe: 'Ping payload bytes (peer-ping, peer-idle; default 8 = the nonce); a list sweeps, e.g. 128,512,1000', coerce: sizeList('message-size') })
+        .option('rate', { type: 'string', describe: 'Open loop: total operations per second sent on a fixed schedule, latency from the intended send time (peer-ping, peer-idle, http-rpc); a list sweeps', coerce: countList('rate') })
+        .option('handoff', { type: 'string', describe: "Worker threads that build every reply and wake the strategy's loop (0 = none); a list sweeps, e.g. 0,4", coerce: countList('handoff', true) })
         .option('requests', { type: 'string', describe: 'Requests/round trips in total, e.g. 200k', coerce: count('requests') })
         .option('bytes', { type: 'string', describe: 'Bytes to transfer in bulk scenarios, e.g. 1G, 64M', coerce: size('bytes') })
         .option('chunk', { type: 'string', describe: 'Piece size in bulk scenarios, e.g. 64K', coerce: size('chunk') })
@@ -216,6 +244,12 @@ const cli = yargs(hideBin(process.argv))
             '      one strategy, one scenario, unix sockets only',
             '  muxbench run --scenarios peer-block --bytes 256M --chunk 64K --repeat 5',
             '      a bulk transfer of a chosen size, five repetitions',
+            '  muxbench run --scenarios peer-idle --connections 100,1000,10000',
+            '      a connection sweep: how each strategy scales with idle peers',
+            '  muxbench run --scenarios http-rpc --handoff 4',
+            '      replies built by 4 worker threads; shows each wake-up design\'s latency',
+            '  muxbench run --scenarios peer-ping --rate 20k --message-size 128,1000',
+            '      open loop at 20,000 pings/s, two message sizes',
             '',
             'Exit status: 0 all cells ok, 1 some cell failed, 2 usage error or programs not built.',
           ].join('\n'),

@@ -3,6 +3,7 @@
  * muxbench, so a connection count above the hard limit can never run: say so
  * up front, with the fix, instead of failing every cell. */
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { UsageError } from './errors.js';
 
 /* Descriptors a process needs beyond its connections (stdio, epoll, listener, logs). */
@@ -30,4 +31,23 @@ export function checkConnections(connections: number, hard = hardFdLimit()): voi
     `${connections} connections need about ${connections + SPARE_FDS} file descriptors per process, but the open-files hard limit is ${hard}; ` +
       `raise it (as root: ulimit -Hn ${connections + SPARE_FDS}, or LimitNOFILE / limits.conf) or use fewer --connections`,
   );
+}
+
+/* The soft limit is the children's business (they raise it to the hard
+ * limit). The hard limit is inherited from muxbench: when it is too low and
+ * muxbench may raise it (root, or CAP_SYS_RESOURCE), raise it on muxbench
+ * itself with prlimit(1) so every child inherits it; otherwise say what to do. */
+export function ensureFdLimit(connections: number, raise: (need: number) => boolean = raiseOwnLimit): void {
+  const hard = hardFdLimit();
+  if (hard === null || connections + SPARE_FDS <= hard) return;
+  if (raise(connections + SPARE_FDS)) {
+    const now = hardFdLimit();
+    if (now === null || connections + SPARE_FDS <= now) return;
+  }
+  checkConnections(connections);
+}
+
+function raiseOwnLimit(need: number): boolean {
+  const r = spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${need}:${need}`], { encoding: 'utf8', timeout: 5000 });
+  return r.status === 0;
 }

@@ -9,8 +9,18 @@ export interface PlanRequest {
   scenarios?: string[];
   transports?: string[];
   quick: boolean;
-  /* From --connections, --requests, --bytes, --chunk: replace a scenario's value. */
+  /* From --requests, --bytes, --chunk, ...: replace a scenario's value. */
   overrides: Params;
+  /* Workload parameters given as lists (--connections 10,100,1000,
+   * --message-size, --rate): one cell per value, stored in one run. */
+  sweeps?: Record<string, number[]>;
+  /* Server-side: hand-off worker threads (--handoff 0,4); 0 = none. */
+  handoff?: number[];
+}
+
+/* What the server is asked to do beyond serving the protocol. */
+export interface ServerParams {
+  handoff: number;
 }
 
 export interface CellPlan {
@@ -19,6 +29,9 @@ export interface CellPlan {
   scenario: Scenario;
   transport: Transport;
   params: Params;
+  server: ServerParams;
+  /* The swept values that tell this cell from its neighbours ("connections=100 handoff=4"), or "". */
+  label: string;
 }
 
 export interface Plan {
@@ -52,7 +65,9 @@ export function checkNames(requested: string[], valid: string[], kind: string): 
 export function scenarioParams(s: Scenario, quick: boolean, overrides: Params): Params {
   const p: Params = { ...s.defaults, ...(quick ? s.quick : {}) };
   for (const [k, v] of Object.entries(overrides)) {
-    if (k in p) p[k] = v; // connections is always in p (the scenario files require it)
+    // connections is always in p (the scenario files require it); optional
+    // parameters (rate, message_size) have no default but may be given.
+    if (k in p || s.optional.includes(k)) p[k] = v;
   }
   if (p.active === undefined || p.active > p.connections) p.active = p.connections;
   for (const [k, lim] of Object.entries(s.limits)) {
@@ -73,6 +88,28 @@ export function loadgenArgs(s: Scenario, params: Params): string[] {
   return args;
 }
 
+const accepts = (s: Scenario, k: string) => k === 'connections' || k in s.defaults || k in s.quick || s.optional.includes(k);
+
+/* Every combination of the swept values this scenario takes (a scenario
+ * without message sizes runs once, whatever --message-size says). */
+export function sweepPoints(s: Scenario, sweeps: Record<string, number[]>): Params[] {
+  let points: Params[] = [{}];
+  for (const [k, values] of Object.entries(sweeps)) {
+    if (!accepts(s, k) || values.length === 0) continue;
+    points = points.flatMap((p) => values.map((v) => ({ ...p, [k]: v })));
+  }
+  return points;
+}
+
+/* "connections=100 handoff=4": what a reader needs to tell sweep cells apart. */
+function describePoint(point: Params, sweeps: Record<string, number[]>, handoff: number, handoffSwept: boolean): string {
+  const parts = Object.entries(point)
+    .filter(([k]) => (sweeps[k]?.length ?? 0) > 1 || k === 'rate')
+    .map(([k, v]) => `${k}=${v}`);
+  if (handoff > 0 || handoffSwept) parts.push(`handoff=${handoff}`);
+  return parts.join(' ');
+}
+
 export function planCells(catalog: Catalog, req: PlanRequest): Plan {
   const allStrategies = catalog.strategies.map((v) => v.name);
   const allScenarios = catalog.scenarios.map((s) => s.name);
@@ -90,20 +127,29 @@ export function planCells(catalog: Catalog, req: PlanRequest): Plan {
   const scenarios = catalog.scenarios.filter((s) => !req.scenarios || req.scenarios.includes(s.name));
   const transports = (req.transports ?? [...TRANSPORTS]) as Transport[];
 
+  const sweeps = req.sweeps ?? {};
+  const handoffs = req.handoff?.length ? req.handoff : [0];
   const cells: CellPlan[] = [];
-  // Scenario-major order keeps the cells that are compared with each other next to each other.
+  // Scenario-major order keeps the cells that are compared with each other
+  // next to each other; within a scenario, each sweep point runs every
+  // strategy before the next point, so a series reads in order.
   for (const scenario of scenarios) {
-    const params = scenarioParams(scenario, req.quick, req.overrides);
-    for (const transport of transports) {
-      for (const variant of variants) {
-        if (!variant.protocols.includes(scenario.protocol) || !variant.transports.includes(transport)) continue;
-        cells.push({ id: `${variant.name}/${scenario.name}/${transport}`, variant, scenario, transport, params: { ...params } });
+    for (const point of sweepPoints(scenario, sweeps)) {
+      const params = scenarioParams(scenario, req.quick, { ...req.overrides, ...point });
+      for (const handoff of handoffs) {
+        const label = describePoint(point, sweeps, handoff, handoffs.length > 1);
+        for (const transport of transports) {
+          for (const variant of variants) {
+            if (!variant.protocols.includes(scenario.protocol) || !variant.transports.includes(transport)) continue;
+            const id = `${variant.name}/${scenario.name}/${transport}${label ? `/${label.replace(/ /g, ',')}` : ''}`;
+            cells.push({ id, variant, scenario, transport, params: { ...params }, server: { handoff }, label });
+          }
+        }
       }
     }
   }
-  const unusedOverrides = Object.keys(req.overrides).filter(
-    (k) => k !== 'connections' && !scenarios.some((s) => k in s.defaults || k in s.quick),
-  );
+  const given = [...Object.keys(req.overrides), ...Object.keys(sweeps)];
+  const unusedOverrides = given.filter((k) => k !== 'connections' && !scenarios.some((s) => accepts(s, k)));
   return {
     cells,
     unavailable: missing.map((v) => ({ strategy: v.name, reason: v.unavailableReason ?? 'unavailable' })),

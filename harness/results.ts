@@ -38,6 +38,10 @@ export interface CellResult {
   protocol: string;
   transport: string;
   params: Params;
+  /* Server-side parameters: hand-off worker threads (0 = replies built on the loop). */
+  server_params: { handoff: number };
+  /* The swept values that tell this cell from others of the same strategy, scenario and transport. */
+  label: string;
   server_argv: string[];
   loadgen_argv: string[];
   /* CPUs of the server and the load generator, or null when unpinned (with the reason). */
@@ -57,6 +61,8 @@ export interface RunOptions {
   scenarios: string[] | null;
   transports: string[];
   overrides: Params;
+  sweeps: Record<string, number[]>;
+  handoff: number[];
   repeat: number;
   quick: boolean;
   verify_checksum: boolean;

@@ -35,6 +35,8 @@ function cellRecord(cell: CellPlan, pinning: Pinning, verify: boolean, timeoutS:
     protocol: cell.scenario.protocol,
     transport: cell.transport,
     params: cell.params,
+    server_params: cell.server,
+    label: cell.label,
     server_argv: serverArgv(cell, listen, verify),
     loadgen_argv: loadgenArgv(cell, '<server address>', timeoutS, verify),
     cpus: pinning.pinned ? { server: pinning.server, loadgen: pinning.loadgen } : null,
@@ -71,6 +73,7 @@ export function summaryTable(cells: CellResult[]): string {
       c.scenario,
       c.transport,
       c.strategy,
+      c.label || '-',
       okReps ? formatCount(med(c, 'throughput.ops_per_s')) : '-',
       okReps && payload > 0 ? formatMiBps(payload).replace(' MiB/s', '') : '-',
       fixed(c, 'latency_us.p99', 1),
@@ -81,22 +84,24 @@ export function summaryTable(cells: CellResult[]): string {
       notes.join(', '),
     ];
   });
-  return renderTable(
-    [
-      { header: 'scenario' },
-      { header: 'transport' },
-      { header: 'strategy' },
-      { header: 'ops/s', align: 'right' },
-      { header: 'payload MiB/s', align: 'right' },
-      { header: 'p99 µs', align: 'right' },
-      { header: 'server CPU µs/op', align: 'right' },
-      { header: 'server syscalls/op', align: 'right' },
-      { header: 'server CPU%', align: 'right' },
-      { header: 'client CPU%', align: 'right' },
-      { header: 'notes' },
-    ],
-    rows,
-  );
+  const columns = [
+    { header: 'scenario' },
+    { header: 'transport' },
+    { header: 'strategy' },
+    { header: 'point' },
+    { header: 'ops/s', align: 'right' as const },
+    { header: 'payload MiB/s', align: 'right' as const },
+    { header: 'p99 µs', align: 'right' as const },
+    { header: 'server CPU µs/op', align: 'right' as const },
+    { header: 'server syscalls/op', align: 'right' as const },
+    { header: 'server CPU%', align: 'right' as const },
+    { header: 'client CPU%', align: 'right' as const },
+    { header: 'notes' },
+  ];
+  // The sweep column only when something was swept.
+  if (cells.some((c) => c.label)) return renderTable(columns, rows);
+  const drop = <T,>(xs: T[]) => xs.filter((_, i) => i !== 3);
+  return renderTable(drop(columns), rows.map(drop));
 }
 
 export async function runMatrix(req: RunRequest): Promise<number> {
@@ -151,7 +156,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
     if (stop.signal) break;
     const record = results.cells[i];
     for (let rep = 1; rep <= options.repeat; rep++) {
-      const head = `[${i + 1}/${total}] ${cell.variant.name} ${cell.scenario.name} ${cell.transport} rep ${rep}/${options.repeat} …`;
+      const head = `[${i + 1}/${total}] ${cell.variant.name} ${cell.scenario.name} ${cell.transport}${cell.label ? ` ${cell.label}` : ''} rep ${rep}/${options.repeat} …`;
       const tty = process.stdout.isTTY && !req.log;
       if (tty) process.stdout.write(head + ' ');
       const r = await runRepetition({

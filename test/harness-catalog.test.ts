@@ -149,3 +149,43 @@ test('planCells: unknown names list the valid ones; unsupported combinations are
   assert.deepEqual(splitList(['a,b', 'c', ' b ']), ['a', 'b', 'c']);
   assert.equal(splitList(''), undefined);
 });
+
+test('sweeps: one cell per value (and per hand-off setting), labelled, in series order; scenarios without the parameter run once', () => {
+  const root = tempRoot();
+  fs.mkdirSync(path.join(root, 'build'));
+  fs.writeFileSync(path.join(root, 'build', 'a'), '', { mode: 0o755 });
+  writeJson(root, 'strategies/s/strategy.json', { variants: [{ ...variant, name: 'a', command: ['build/a'] }] });
+  writeJson(root, 'scenarios/echo.json', { ...echoScenario, optional: ['message_size', 'rate'] });
+  writeJson(root, 'scenarios/bulk.json', { ...echoScenario, name: 'bulk', driver: 'bulk', defaults: { connections: 10, bytes: 4096 } });
+  const catalog = loadCatalog(root);
+  const plan = planCells(catalog, { quick: false, overrides: {}, sweeps: { connections: [10, 100], message_size: [8, 512] }, handoff: [0, 4] });
+  const echo = plan.cells.filter((c) => c.scenario.name === 'echo');
+  assert.deepEqual(
+    echo.map((c) => c.label),
+    [
+      'connections=10 message_size=8 handoff=0', 'connections=10 message_size=8 handoff=4',
+      'connections=10 message_size=512 handoff=0', 'connections=10 message_size=512 handoff=4',
+      'connections=100 message_size=8 handoff=0', 'connections=100 message_size=8 handoff=4',
+      'connections=100 message_size=512 handoff=0', 'connections=100 message_size=512 handoff=4',
+    ],
+  );
+  assert.equal(echo[1].id, 'a/echo/tcp/connections=10,message_size=8,handoff=4');
+  assert.deepEqual(echo[7].params, { connections: 100, requests: 2000, depth: 1, active: 100, message_size: 512 });
+  assert.deepEqual(echo[7].server, { handoff: 4 });
+  // bulk has no message_size: swept over connections and hand-off only.
+  assert.deepEqual(plan.cells.filter((c) => c.scenario.name === 'bulk').map((c) => c.label), [
+    'connections=10 handoff=0', 'connections=10 handoff=4', 'connections=100 handoff=0', 'connections=100 handoff=4',
+  ]);
+  assert.deepEqual(plan.unusedOverrides, []);
+  // A single value is a plain override: no label, except rate and hand-off, which change what is measured.
+  const single = planCells(catalog, { scenarios: ['echo'], quick: false, overrides: {}, sweeps: { connections: [5], rate: [1000] }, handoff: [2] });
+  assert.deepEqual(single.cells.map((c) => [c.id, c.params.connections, c.params.rate]), [['a/echo/tcp/rate=1000,handoff=2', 5, 1000]]);
+  assert.deepEqual(planCells(catalog, { scenarios: ['bulk'], quick: false, overrides: {}, sweeps: { rate: [1000] } }).unusedOverrides, ['rate']);
+});
+
+test('every scenario file in the repository loads, and its driver is one the load generator knows', () => {
+  const drivers = new Set(['peer-ping', 'peer-block', 'peer-relay', 'peer-upload', 'http-rpc', 'http-bulk', 'http-churn']);
+  const names = loadScenarios(REPO).map((s) => s.name);
+  for (const want of ['peer-idle', 'peer-relay', 'peer-block-spread', 'peer-upload', 'http-churn', 'http-bulk-spread']) assert.ok(names.includes(want), want);
+  for (const s of loadScenarios(REPO)) assert.ok(drivers.has(s.driver), `${s.name}: ${s.driver}`);
+});
