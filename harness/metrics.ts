@@ -22,7 +22,8 @@ export interface ServerSnapshot {
   wakeups: number;
   events: number;
   connections: { accepted: number; closed: number; open: number };
-  protocol: { messages_in: number; messages_out: number; payload_bytes_out: number; protocol_errors: number };
+  protocol: { messages_in: number; messages_out: number; payload_bytes_out: number; protocol_errors: number; payload_bytes_in: number; relayed: number };
+  handoff: { workers: number; jobs: number; wakeups: number };
   rusage: { utime_us: number; stime_us: number; nvcsw: number; nivcsw: number; maxrss_kb: number };
   rss_kb: number;
 }
@@ -38,6 +39,8 @@ export interface LoadgenResult {
   latency: { unit: string; count: number; buckets: [number, number][] };
   cpu: { utime_us: number; stime_us: number; cpu_ns: number; wall_ns: number };
   errors: string[];
+  /* Open-loop runs (--rate): the schedule and how well it was kept. */
+  rate?: { target_per_s: number; achieved_per_s: number; late_sends: number; max_send_lag_ns: number };
 }
 
 export class ProtocolMismatch extends Error {
@@ -65,6 +68,13 @@ function nums<K extends string>(o: Record<string, unknown>, keys: readonly K[], 
   return out;
 }
 
+/* Fields a program may leave out (then 0); present, they must be numbers. */
+function optionalNums<K extends string>(o: Record<string, unknown>, keys: readonly K[], what: string, at: string): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const k of keys) out[k] = o[k] === undefined ? 0 : num(o, k, what, at);
+  return out;
+}
+
 function counterGroup(e: ChannelEvent, field: string, what: string): Record<string, SyscallCounter> {
   const group = obj(e, field, what);
   const out: Record<string, SyscallCounter> = {};
@@ -82,7 +92,12 @@ export function parseSnapshot(e: ChannelEvent, what = 'server snapshot'): Server
     wakeups: num(e, 'wakeups', what, ''),
     events: num(e, 'events', what, ''),
     connections: nums(obj(e, 'connections', what), ['accepted', 'closed', 'open'] as const, what, 'connections.'),
-    protocol: nums(obj(e, 'protocol', what), ['messages_in', 'messages_out', 'payload_bytes_out', 'protocol_errors'] as const, what, 'protocol.'),
+    protocol: {
+      ...nums(obj(e, 'protocol', what), ['messages_in', 'messages_out', 'payload_bytes_out', 'protocol_errors'] as const, what, 'protocol.'),
+      // Added with relay and upload; a server that predates them reports neither.
+      ...optionalNums(obj(e, 'protocol', what), ['payload_bytes_in', 'relayed'] as const, what, 'protocol.'),
+    },
+    handoff: optionalNums(e.handoff === undefined ? {} : obj(e, 'handoff', what), ['workers', 'jobs', 'wakeups'] as const, what, 'handoff.'),
     rusage: nums(obj(e, 'rusage', what), ['utime_us', 'stime_us', 'nvcsw', 'nivcsw', 'maxrss_kb'] as const, what, 'rusage.'),
     rss_kb: num(e, 'rss_kb', what, ''),
   };
@@ -104,6 +119,9 @@ export function parseResult(e: ChannelEvent, what = 'load generator result'): Lo
     latency: { unit: 'ns', count: num(lat, 'count', what, 'latency.'), buckets: buckets as [number, number][] },
     cpu: nums(obj(e, 'cpu', what), ['utime_us', 'stime_us', 'cpu_ns', 'wall_ns'] as const, what, 'cpu.'),
     errors: errors.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))),
+    ...(e.rate === undefined
+      ? {}
+      : { rate: nums(obj(e, 'rate', what), ['target_per_s', 'achieved_per_s', 'late_sends', 'max_send_lag_ns'] as const, what, 'rate.') }),
   };
 }
 
@@ -151,8 +169,16 @@ export interface RepetitionMetrics {
     /* Payload bytes the server queued (block payloads, HTTP bodies): should equal the client's verified payload in bulk cells. */
     payload_bytes_out: number;
     protocol_errors: number;
+    /* Uploaded block bytes the server verified (peer-upload). */
+    payload_bytes_in: number;
+    /* Relayed copies queued to other peers (peer-relay). */
+    relayed: number;
+    /* Hand-off: worker threads, requests they answered, wake-ups they sent the loop. */
+    handoff: { workers: number; jobs: number; wakeups: number; wakeups_per_job: number };
   };
   client: { cpu_user_us: number; cpu_sys_us: number; cpu_percent: number; verified_pieces: number };
+  /* Open loop only: requested and achieved rates, sends made late by a slow server. */
+  rate?: { target_per_s: number; achieved_per_s: number; late_sends: number; max_send_lag_us: number };
 }
 
 export interface Consistency {
@@ -238,9 +264,20 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult):
       messages_out: b.protocol.messages_out - a.protocol.messages_out,
       payload_bytes_out: b.protocol.payload_bytes_out - a.protocol.payload_bytes_out,
       protocol_errors: b.protocol.protocol_errors - a.protocol.protocol_errors,
+      payload_bytes_in: b.protocol.payload_bytes_in - a.protocol.payload_bytes_in,
+      relayed: b.protocol.relayed - a.protocol.relayed,
+      handoff: {
+        workers: b.handoff.workers,
+        jobs: b.handoff.jobs - a.handoff.jobs,
+        wakeups: b.handoff.wakeups - a.handoff.wakeups,
+        wakeups_per_job: per(b.handoff.wakeups - a.handoff.wakeups, b.handoff.jobs - a.handoff.jobs),
+      },
     },
     client: { cpu_user_us: r.cpu.utime_us, cpu_sys_us: r.cpu.stime_us, cpu_percent: clientCpuPercent, verified_pieces: r.verified_pieces },
   };
+  if (r.rate) {
+    metrics.rate = { target_per_s: r.rate.target_per_s, achieved_per_s: r.rate.achieved_per_s, late_sends: r.rate.late_sends, max_send_lag_us: r.rate.max_send_lag_ns / 1000 };
+  }
 
   // What the client sent is exactly what the server read in the window, and
   // the other way round: anything else means lost, duplicated or uncounted I/O.
@@ -262,6 +299,14 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult):
     if (writtenBytes !== r.bytes_received) problems.push(`server wrote ${writtenBytes} bytes in the window but the client received ${r.bytes_received}`);
   }
   if (metrics.server.protocol_errors > 0) problems.push(`server counted ${metrics.server.protocol_errors} protocol errors`);
+  if (r.ok) {
+    // The server's own account must agree with what the client verified.
+    const s = metrics.server;
+    if (s.relayed > 0 && s.relayed !== ops) problems.push(`server relayed ${s.relayed} copies in the window but the client verified ${ops} deliveries`);
+    if (s.payload_bytes_in > 0 && s.payload_bytes_in !== r.payload_bytes) {
+      problems.push(`server verified ${s.payload_bytes_in} uploaded bytes in the window but the client sent ${r.payload_bytes}`);
+    }
+  }
   if (ops <= 0 && r.ok) problems.push('load generator reported 0 operations');
 
   return { metrics, consistency, client_bound: clientCpuPercent >= CLIENT_BOUND_PERCENT, problems };
