@@ -21,5 +21,6 @@ void test_payload_outq(void);
 void test_session_peer(void);
 void test_session_http(void);
 void test_jsonrpc(void);
+void test_hub(void);
 
 #endif

@@ -8,6 +8,7 @@ int main(void) {
     test_jsonrpc();
     test_session_peer();
     test_session_http();
+    test_hub();
     printf("%d passed, %d failed\n", checks_passed, checks_failed);
     return checks_failed ? 1 : 0;
 }
