@@ -22,13 +22,19 @@ struct hub {
     job *todo_head, *todo_tail;
     job *done;                     /* LIFO; reversed when collected */
     bool wake_pending;
+    bool stopping;
+    pthread_t threads[HUB_MAX_WORKERS];
 };
 
 static void *worker(void *arg) {
     hub *h = arg;
     for (;;) {
         pthread_mutex_lock(&h->lock);
-        while (!h->todo_head) pthread_cond_wait(&h->work, &h->lock);
+        while (!h->todo_head && !h->stopping) pthread_cond_wait(&h->work, &h->lock);
+        if (!h->todo_head) {
+            pthread_mutex_unlock(&h->lock);
+            return NULL;
+        }
         job *j = h->todo_head;
         h->todo_head = j->next;
         if (!h->todo_head) h->todo_tail = NULL;
@@ -62,15 +68,33 @@ hub *hub_new(const hub_opts *opts, session_stats *stats) {
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->work, NULL);
     for (unsigned i = 0; i < opts->workers; i++) {
-        pthread_t t;
-        int err = pthread_create(&t, NULL, worker, h);
+        int err = pthread_create(&h->threads[i], NULL, worker, h);
         if (err) {
+            h->opts.workers = i;
+            hub_free(h);
             errno = err;
-            return NULL; /* the server cannot start: it exits */
+            return NULL;
         }
-        pthread_detach(t);
     }
     return h;
+}
+
+void hub_free(hub *h) {
+    if (!h) return;
+    pthread_mutex_lock(&h->lock);
+    h->stopping = true;
+    pthread_cond_broadcast(&h->work);
+    pthread_mutex_unlock(&h->lock);
+    for (unsigned i = 0; i < h->opts.workers; i++) pthread_join(h->threads[i], NULL);
+    while (h->done) {
+        job *j = h->done;
+        h->done = j->next;
+        if (j->s) j->s->job = NULL;
+        job_free(j);
+    }
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->work);
+    free(h);
 }
 
 unsigned hub_workers(const hub *h) { return h->opts.workers; }

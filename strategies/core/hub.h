@@ -39,6 +39,10 @@ typedef struct {
 /* Starts the workers. Returns NULL on failure (errno set). */
 hub *hub_new(const hub_opts *opts, session_stats *stats);
 
+/* Finishes the requests the workers hold, stops them and frees the hub.
+ * Free the sessions first. (Servers never need this; tests do.) */
+void hub_free(hub *h);
+
 /* Loop thread: collects finished hand-off replies into their sessions, then
  * returns the sessions that gained output since the last call, one per call;
  * NULL when there are none. Every session returned is alive. */

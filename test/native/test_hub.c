@@ -57,6 +57,7 @@ static void test_relay(void) {
     CHECK(session_should_close(p[0]) && st.protocol_errors == 1 && hub_next(h) == NULL);
     session_free(p[0]);
     session_free(p[1]);
+    hub_free(h);
 }
 
 static void test_upload(void) {
@@ -140,6 +141,7 @@ static void test_handoff(void) {
     session_free(s);
     usleep(20000);
     CHECK(hub_next(h) == NULL);
+    hub_free(h);
 }
 
 void test_hub(void) {
