@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "loadgen.h"
@@ -21,6 +22,9 @@ static const lg_driver *driver_of(driver_kind k) {
     case DRV_PEER_BLOCK: return &lg_peer_block;
     case DRV_HTTP_RPC: return &lg_http_rpc;
     case DRV_HTTP_BULK: return &lg_http_bulk;
+    case DRV_PEER_RELAY: return &lg_peer_relay;
+    case DRV_PEER_UPLOAD: return &lg_peer_upload;
+    case DRV_HTTP_CHURN: return &lg_http_churn;
     }
     return NULL;
 }
@@ -30,6 +34,7 @@ int lg_run_init(lg_run *r, const lg_args *a, char *err, size_t errlen) {
     r->args = a;
     r->drv = driver_of(a->driver);
     r->next_id = 1;
+    if (endpoint_parse(a->connect, &r->ep, err, errlen) != 0) return -1;
     r->epfd = epoll_create1(EPOLL_CLOEXEC);
     r->rbuf = malloc(LG_READ_BUF);
     r->conns = calloc(a->connections, sizeof *r->conns);
@@ -38,6 +43,7 @@ int lg_run_init(lg_run *r, const lg_args *a, char *err, size_t errlen) {
         return -1;
     }
     r->nconns = a->connections;
+    r->nwork = r->drv->every_conn ? a->connections : a->active;
     for (uint32_t i = 0; i < r->nconns; i++) {
         lg_conn *c = &r->conns[i];
         c->run = r;
@@ -45,11 +51,11 @@ int lg_run_init(lg_run *r, const lg_args *a, char *err, size_t errlen) {
         c->index = i;
         c->state = CONN_CONNECTING;
     }
-    for (uint32_t i = 0; i < a->active; i++) {
+    for (uint32_t i = 0; i < r->nwork; i++) {
         if (r->drv->setup(&r->conns[i], err, errlen) != 0) return -1;
         r->ops_target += r->conns[i].ops_target;
     }
-    return 0;
+    return lg_source_init(r, err, errlen);
 }
 
 int lg_conn_buffers(lg_conn *c, size_t out_cap, uint32_t ring_cap) {
@@ -88,6 +94,15 @@ void lg_push(lg_conn *c, uint64_t tag) {
     c->runstamped++;
 }
 
+void lg_push_at(lg_conn *c, uint64_t tag, uint64_t t) {
+    lg_push(c, tag);
+    /* Stamped already: not among the newest entries conn_flush stamps. */
+    uint32_t i = c->rhead + c->rcount - 1;
+    if (i >= c->rcap) i -= c->rcap;
+    c->ring[i].t_sent = t;
+    c->runstamped--;
+}
+
 void lg_pop(lg_conn *c) {
     if (++c->rhead == c->rcap) c->rhead = 0;
     c->rcount--;
@@ -95,6 +110,7 @@ void lg_pop(lg_conn *c) {
 }
 
 static void leave_active(lg_run *r, uint64_t t) {
+    if (r->active_left == 0) return; /* before go (prepare phase) */
     if (--r->active_left == 0) r->t_end = t;
 }
 
@@ -110,6 +126,34 @@ void lg_op_done(lg_conn *c, uint64_t latency_ns, uint64_t payload, uint32_t piec
     }
 }
 
+void lg_ops_done(lg_conn *c, uint64_t n, uint64_t payload, uint64_t pieces) {
+    lg_run *r = c->run;
+    r->ops += n;
+    r->payload_bytes += payload;
+    r->verified_pieces += pieces;
+    c->ops_done += n;
+    if (c->ops_done == c->ops_target && c->state == CONN_ACTIVE) {
+        c->state = CONN_DONE;
+        leave_active(r, c->t_read);
+    }
+}
+
+void lg_fill(lg_conn *c) {
+    if (c->state != CONN_ACTIVE) return;
+    if (c->run->args->rate) {
+        lg_rate_pump(c);
+        return;
+    }
+    while (c->issued < c->ops_target && c->rcount < c->rcap) c->run->drv->queue(c, 0);
+}
+
+void lg_wake(lg_conn *c) {
+    if (c->woken) return;
+    c->woken = true;
+    c->wake_next = c->run->woken;
+    c->run->woken = c;
+}
+
 void lg_conn_fail(lg_conn *c, const char *fmt, ...) {
     lg_run *r = c->run;
     char msg[384];
@@ -120,6 +164,7 @@ void lg_conn_fail(lg_conn *c, const char *fmt, ...) {
     lg_error(r, "connection %u: %s", c->index, msg);
     if (c->state == CONN_ACTIVE) leave_active(r, lg_now());
     c->state = CONN_FAILED;
+    if (r->drv->every_conn) r->abort = true;
     /* Keep the socket open until exit, like the others, but stop its events. */
     epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 }
@@ -172,7 +217,8 @@ static void conn_read(lg_run *r, lg_conn *c, uint32_t ev) {
 /* Writes until the buffer is empty or the socket is full (EAGAIN; the next
  * EPOLLOUT edge resumes). Requests queued since the last flush are stamped
  * now: their latency starts when they are handed to the kernel. */
-static void conn_flush(lg_run *r, lg_conn *c) {
+void lg_conn_flush(lg_conn *c) {
+    lg_run *r = c->run;
     if (c->runstamped) {
         uint64_t t = lg_now();
         uint32_t i = c->rhead + c->rcount - c->runstamped;
@@ -197,43 +243,101 @@ static void conn_flush(lg_run *r, lg_conn *c) {
     c->ooff = c->olen = 0;
 }
 
+/* Everything queued: the output buffer first, then the driver's own output. */
+static void conn_output(lg_run *r, lg_conn *c) {
+    if ((c->state == CONN_ACTIVE || c->state == CONN_DONE) && c->ooff < c->olen) lg_conn_flush(c);
+    if (r->drv->output && c->state == CONN_ACTIVE && c->ooff == c->olen) r->drv->output(c);
+}
+
+/* Connections that others queued output for (peer-relay's next inv, --rate's
+ * due requests). */
+static void flush_woken(lg_run *r) {
+    while (r->woken) {
+        lg_conn *c = r->woken;
+        r->woken = c->wake_next;
+        c->woken = false;
+        conn_output(r, c);
+    }
+}
+
 static void handle_event(lg_run *r, lg_conn *c, uint32_t ev) {
     /* A connection failed earlier in this batch may still have an event. */
     if (c->state == CONN_FAILED || c->state == CONN_CLOSED) return;
-    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) conn_read(r, c, ev);
-    /* Replies just read may have queued requests: one write for all of them. */
-    if ((c->state == CONN_ACTIVE || c->state == CONN_DONE) && c->ooff < c->olen) conn_flush(r, c);
+    if (r->drv->event && c->index < r->nwork) {
+        r->drv->event(c, ev);
+    } else {
+        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) conn_read(r, c, ev);
+        /* Replies just read may have queued requests: one write for all of them. */
+        conn_output(r, c);
+    }
+    flush_woken(r);
+}
+
+/* Waits for events until `until` (ns, CLOCK_MONOTONIC) with a timespec
+ * timeout (epoll_pwait2), so --rate's schedule is not rounded to
+ * milliseconds; kernels without it get epoll_wait, rounded up. */
+static int wait_events(lg_run *r, uint64_t now, uint64_t until) {
+    static bool no_pwait2;
+    uint64_t ns = until > now ? until - now : 0;
+    if (!no_pwait2) {
+        struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+        int n = epoll_pwait2(r->epfd, events, MAX_EVENTS, &ts, NULL);
+        if (n >= 0 || errno != ENOSYS) return n;
+        no_pwait2 = true;
+    }
+    uint64_t ms = (ns + 999999u) / 1000000u;
+    return epoll_wait(r->epfd, events, MAX_EVENTS, ms > INT_MAX ? INT_MAX : (int)ms);
 }
 
 void lg_run_window(lg_run *r) {
     const lg_args *a = r->args;
+    /* --rate sleeps to exact send times: no 50 us timer slack on top. */
+    if (a->rate) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    r->bytes_sent = r->bytes_received = 0; /* a prepare hook's are not the window's */
     r->t_go = lg_now();
     uint64_t deadline = r->t_go + a->timeout_ms * 1000000u;
-    r->active_left = a->active;
-    for (uint32_t i = 0; i < a->active; i++) {
+    r->active_left = r->nwork;
+    for (uint32_t i = 0; i < r->nwork; i++) {
         lg_conn *c = &r->conns[i];
         c->state = CONN_ACTIVE;
-        if (c->ops_target == 0) { /* fewer operations than active connections */
+        if (c->ops_target == 0 && !r->drv->every_conn) { /* fewer operations than active connections */
             c->state = CONN_DONE;
             leave_active(r, r->t_go);
-        } else {
-            r->drv->start(c);
+            continue;
+        }
+        /* every_conn: a connection with nothing to receive may still send. */
+        r->drv->start(c);
+        if (c->ops_target == 0 && c->state == CONN_ACTIVE) {
+            c->state = CONN_DONE;
+            leave_active(r, r->t_go);
         }
     }
-    for (uint32_t i = 0; i < a->active; i++)
-        if (r->conns[i].state == CONN_ACTIVE) conn_flush(r, &r->conns[i]);
+    for (uint32_t i = 0; i < r->nwork; i++) conn_output(r, &r->conns[i]);
+    flush_woken(r);
 
-    while (r->active_left > 0) {
+    while (r->active_left > 0 && !r->abort) {
         uint64_t now = lg_now();
         if (now >= deadline) {
             r->t_end = now;
-            lg_error(r, "timeout: %llu ms passed with %llu of %llu %s left on %u of %u active connections",
+            lg_error(r, "timeout: %llu ms passed with %llu of %llu %s left on %u of %u working connections",
                      (unsigned long long)a->timeout_ms, (unsigned long long)(r->ops_target - r->ops),
-                     (unsigned long long)r->ops_target, r->drv->unit, r->active_left, a->active);
+                     (unsigned long long)r->ops_target, r->drv->unit, r->active_left, r->nwork);
             break;
         }
-        uint64_t wait = (deadline - now + 999999u) / 1000000u;
-        int n = epoll_wait(r->epfd, events, MAX_EVENTS, wait > INT_MAX ? INT_MAX : (int)wait);
+        uint64_t until = deadline;
+        if (a->rate) {
+            uint64_t t = lg_rate_tick(r, now);
+            flush_woken(r);
+            if (t && t < until) until = t;
+        }
+        if (r->drv->tick) {
+            uint64_t t = r->drv->tick(r, now);
+            flush_woken(r);
+            if (t && t < until) until = t;
+        }
+        if (r->active_left == 0 || r->abort) break;
+        if (until < deadline) now = lg_now();
+        int n = wait_events(r, now, until);
         if (n < 0) {
             if (errno == EINTR) continue;
             r->t_end = lg_now();
@@ -242,12 +346,13 @@ void lg_run_window(lg_run *r) {
         }
         for (int i = 0; i < n; i++) handle_event(r, events[i].data.ptr, events[i].events);
     }
+    if (r->abort && r->active_left > 0) r->t_end = lg_now();
 }
 
 void lg_run_close(lg_run *r) {
     for (uint32_t i = 0; i < r->nconns; i++) {
         lg_conn *c = &r->conns[i];
-        if (i < r->args->active) r->drv->destroy(c);
+        if (i < r->nwork) r->drv->destroy(c);
         if (c->fd >= 0) close(c->fd);
         free(c->obuf);
         free(c->ring);

@@ -9,18 +9,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../strategies/net/address.h"
 #include "loadgen.h"
 
 #define MAX_EVENTS 1024
 
-/* Starts one connect. A unix socket whose listen backlog is full fails with
- * EAGAIN instead of queueing; that connection is retried (c->retry). */
-static int open_one(lg_run *r, lg_conn *c, const endpoint *ep, char *err, size_t errlen) {
-    c->retry = false;
+int lg_open_socket(lg_run *r, uint32_t index, uint64_t source_n, int *fdp, char *err, size_t errlen) {
+    const endpoint *ep = &r->ep;
+    char name[32] = "";
+    if (index != LG_UNNAMED) snprintf(name, sizeof name, " (connection %u)", index);
     int fd = socket(ep->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        snprintf(err, errlen, "socket for connection %u: %s%s", c->index, strerror(errno),
+        snprintf(err, errlen, "socket%s: %s%s", name, strerror(errno),
                  errno == EMFILE ? " (raise the open-files limit)" : "");
         return -1;
     }
@@ -28,20 +27,43 @@ static int open_one(lg_run *r, lg_conn *c, const endpoint *ep, char *err, size_t
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    if (connect(fd, (const struct sockaddr *)&ep->sa, ep->sa_len) == 0) {
-        c->state = CONN_IDLE;
-    } else if (errno == EINPROGRESS) {
-        c->state = CONN_CONNECTING;
-    } else if (errno == EAGAIN && ep->family == AF_UNIX) {
-        close(fd);
-        c->retry = true;
-        return 0;
-    } else {
-        snprintf(err, errlen, "connect %s (connection %u): %s", r->args->connect, c->index,
-                 strerror(errno));
+    char why[160];
+    if (lg_source_bind(r, fd, source_n, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s%s", why, name);
         close(fd);
         return -1;
     }
+    int rc;
+    if (connect(fd, (const struct sockaddr *)&ep->sa, ep->sa_len) == 0) {
+        rc = LG_CONNECTED;
+    } else if (errno == EINPROGRESS) {
+        rc = LG_IN_PROGRESS;
+    } else if (errno == EAGAIN && ep->family == AF_UNIX) {
+        close(fd);
+        return LG_RETRY;
+    } else {
+        int e = errno;
+        snprintf(err, errlen, "connect %s%s: %s%s", r->args->connect, name, strerror(e),
+                 e == EADDRNOTAVAIL ? " (out of ephemeral ports: raise --source-addrs)" : "");
+        close(fd);
+        return -1;
+    }
+    *fdp = fd;
+    return rc;
+}
+
+/* Starts one connect. A unix socket whose listen backlog is full fails with
+ * EAGAIN instead of queueing; that connection is retried (c->retry). */
+static int open_one(lg_run *r, lg_conn *c, char *err, size_t errlen) {
+    c->retry = false;
+    int fd = -1;
+    int rc = lg_open_socket(r, c->index, c->index, &fd, err, errlen);
+    if (rc < 0) return -1;
+    if (rc == LG_RETRY) {
+        c->retry = true;
+        return 0;
+    }
+    c->state = rc == LG_CONNECTED ? CONN_IDLE : CONN_CONNECTING;
     c->fd = fd;
     /* Registered after connect(): an unconnected socket would report HUP. */
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
@@ -53,13 +75,11 @@ static int open_one(lg_run *r, lg_conn *c, const endpoint *ep, char *err, size_t
 }
 
 int lg_connect_all(lg_run *r, uint64_t *connect_ns, char *err, size_t errlen) {
-    endpoint ep;
-    if (endpoint_parse(r->args->connect, &ep, err, errlen) != 0) return -1;
     uint64_t t0 = lg_now(), deadline = t0 + (uint64_t)LG_CONNECT_TIMEOUT_MS * 1000000u;
     uint32_t pending = 0, retries = 0;
     for (uint32_t i = 0; i < r->nconns; i++) {
         lg_conn *c = &r->conns[i];
-        if (open_one(r, c, &ep, err, errlen) != 0) return -1;
+        if (open_one(r, c, err, errlen) != 0) return -1;
         if (c->state != CONN_IDLE) pending++;
         if (c->retry) retries++;
     }
@@ -76,7 +96,7 @@ int lg_connect_all(lg_run *r, uint64_t *connect_ns, char *err, size_t errlen) {
             for (uint32_t i = 0; i < r->nconns; i++) {
                 lg_conn *c = &r->conns[i];
                 if (!c->retry) continue;
-                if (open_one(r, c, &ep, err, errlen) != 0) return -1;
+                if (open_one(r, c, err, errlen) != 0) return -1;
                 if (c->retry) retries++;
                 else if (c->state == CONN_IDLE) pending--;
             }
@@ -114,6 +134,9 @@ int lg_connect_all(lg_run *r, uint64_t *connect_ns, char *err, size_t errlen) {
             }
         }
     }
+    r->sources_used = r->nconns;
+    /* E.g. peer-relay: every peer registered with the server before go. */
+    if (r->drv->prepare && r->drv->prepare(r, err, errlen) != 0) return -1;
     *connect_ns = lg_now() - t0;
     return 0;
 }

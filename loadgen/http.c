@@ -4,7 +4,8 @@
  * http-rpc: keep-alive; every active connection keeps --depth JSON-RPC
  * getblockcount requests in flight (pipelined when depth > 1), each with an
  * id unique over the run. A reply must be 200 and carry the id of the oldest
- * outstanding request. Latency: reply read time - request write time.
+ * outstanding request and the chain height 870000. Latency: reply read time
+ * - request write time (--rate: - the request's intended send time).
  *
  * http-bulk: every active connection GETs its share of --bytes once; the
  * body is split at piece boundaries while it streams through the read buffer
@@ -20,6 +21,8 @@
 
 #include "../strategies/core/payload.h"
 #include "loadgen.h"
+
+#include "http.h"
 
 static lg_conn *conn_of(llhttp_t *p) { return p->data; }
 
@@ -37,7 +40,7 @@ static size_t put_u64(char *out, uint64_t v) {
 
 /* Common response checks; fail the connection (returning -1 stops llhttp).
  * `what` and `id` name the request in messages (formatted only on failure). */
-static int check_head(llhttp_t *p, const char *what, uint64_t id) {
+int lg_http_check_head(llhttp_t *p, const char *what, uint64_t id) {
     lg_conn *c = conn_of(p);
     if (c->state == CONN_DONE || !lg_head(c)) {
         lg_conn_fail(c, "HTTP response (status %u) with no request outstanding", p->status_code);
@@ -55,7 +58,7 @@ static int check_head(llhttp_t *p, const char *what, uint64_t id) {
     return 0;
 }
 
-static void feed(lg_conn *c, llhttp_t *parser, const uint8_t *data, size_t len) {
+void lg_http_feed(lg_conn *c, llhttp_t *parser, const uint8_t *data, size_t len) {
     llhttp_errno_t err = llhttp_execute(parser, (const char *)data, len);
     /* Errors raised by our callbacks have already failed the connection. */
     if (err != HPE_OK && c->state != CONN_FAILED)
@@ -65,11 +68,12 @@ static void feed(lg_conn *c, llhttp_t *parser, const uint8_t *data, size_t len) 
 
 /* ------------------------------------------------------------- http-rpc */
 
-#define RPC_REQ_MAX 256u   /* request bytes reserved per in-flight request */
 #define RPC_REPLY_MAX 512u /* a getblockcount reply is ~50 bytes */
 
 static const char rpc_head[] =
-    "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ";
+    "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+static const char rpc_close[] = "Connection: close\r\n";
+static const char rpc_length[] = "Content-Length: ";
 static const char rpc_body1[] = "{\"jsonrpc\":\"1.0\",\"id\":";
 static const char rpc_body2[] = ",\"method\":\"getblockcount\",\"params\":[]}";
 
@@ -81,14 +85,19 @@ typedef struct {
 
 static llhttp_settings_t rpc_settings;
 
-static void rpc_queue(lg_conn *c) {
-    uint64_t id = c->run->next_id++;
+size_t lg_rpc_request(char *out, uint64_t id, bool close) {
     char digits[20];
     size_t nd = put_u64(digits, id);
     size_t body_len = sizeof rpc_body1 - 1 + nd + sizeof rpc_body2 - 1;
-    char *m = (char *)lg_out_reserve(c, RPC_REQ_MAX), *w = m;
+    char *w = out;
     memcpy(w, rpc_head, sizeof rpc_head - 1);
     w += sizeof rpc_head - 1;
+    if (close) {
+        memcpy(w, rpc_close, sizeof rpc_close - 1);
+        w += sizeof rpc_close - 1;
+    }
+    memcpy(w, rpc_length, sizeof rpc_length - 1);
+    w += sizeof rpc_length - 1;
     w += put_u64(w, body_len);
     memcpy(w, "\r\n\r\n", 4);
     w += 4;
@@ -98,16 +107,23 @@ static void rpc_queue(lg_conn *c) {
     w += nd;
     memcpy(w, rpc_body2, sizeof rpc_body2 - 1);
     w += sizeof rpc_body2 - 1;
-    lg_out_commit(c, (size_t)(w - m));
-    lg_push(c, id);
+    return (size_t)(w - out);
+}
+
+static void rpc_queue(lg_conn *c, uint64_t t_intended) {
+    uint64_t id = c->run->next_id++;
+    char *m = (char *)lg_out_reserve(c, LG_RPC_REQ_MAX);
+    lg_out_commit(c, lg_rpc_request(m, id, false));
+    if (t_intended) lg_push_at(c, id, t_intended);
+    else lg_push(c, id);
     c->issued++;
 }
 
-/* The id member of a reply, a JSON number; false if absent or not a number. */
-static bool reply_id(const char *body, uint64_t *id) {
-    const char *p = strstr(body, "\"id\"");
+/* A member of a reply that is a JSON number; false if absent or not a number. */
+static bool reply_number(const char *body, const char *quoted_name, uint64_t *id) {
+    const char *p = strstr(body, quoted_name);
     if (!p) return false;
-    p += 4;
+    p += strlen(quoted_name);
     while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
     if (*p++ != ':') return false;
     while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
@@ -118,6 +134,25 @@ static bool reply_id(const char *body, uint64_t *id) {
     return true;
 }
 
+bool lg_rpc_reply_check(lg_conn *c, const char *body, uint64_t id) {
+    uint64_t got, height;
+    if (!reply_number(body, "\"id\"", &got)) {
+        lg_conn_fail(c, "JSON-RPC reply without a numeric id: %.80s", body);
+        return false;
+    }
+    if (got != id) {
+        lg_conn_fail(c, "JSON-RPC reply id %" PRIu64 " is not the oldest outstanding request's (%" PRIu64 ")",
+                     got, id);
+        return false;
+    }
+    if (!reply_number(body, "\"result\"", &height) || height != LG_RPC_HEIGHT) {
+        lg_conn_fail(c, "JSON-RPC reply to request %" PRIu64 " does not carry the result %u: %.80s", id,
+                     LG_RPC_HEIGHT, body);
+        return false;
+    }
+    return true;
+}
+
 static int rpc_on_message_begin(llhttp_t *p) {
     ((rpc_state *)conn_of(p)->drv)->body_len = 0;
     return 0;
@@ -125,7 +160,7 @@ static int rpc_on_message_begin(llhttp_t *p) {
 
 static int rpc_on_headers_complete(llhttp_t *p) {
     lg_pending *q = lg_head(conn_of(p));
-    return check_head(p, "request id", q ? q->tag : 0);
+    return lg_http_check_head(p, "request id", q ? q->tag : 0);
 }
 
 static int rpc_on_body(llhttp_t *p, const char *at, size_t len) {
@@ -145,16 +180,7 @@ static int rpc_on_message_complete(llhttp_t *p) {
     rpc_state *s = c->drv;
     s->body[s->body_len] = 0;
     lg_pending *q = lg_head(c);
-    uint64_t id;
-    if (!reply_id(s->body, &id)) {
-        lg_conn_fail(c, "JSON-RPC reply without a numeric id: %.80s", s->body);
-        return -1;
-    }
-    if (id != q->tag) {
-        lg_conn_fail(c, "JSON-RPC reply id %" PRIu64 " is not the oldest outstanding request's (%" PRIu64 ")",
-                     id, q->tag);
-        return -1;
-    }
+    if (!lg_rpc_reply_check(c, s->body, q->tag)) return -1;
     uint64_t latency = c->t_read - q->t_sent;
     lg_pop(c);
     lg_op_done(c, latency, s->body_len, 0);
@@ -164,7 +190,7 @@ static int rpc_on_message_complete(llhttp_t *p) {
                      c->ops_target - c->ops_done);
         return -1;
     }
-    if (c->issued < c->ops_target) rpc_queue(c);
+    lg_fill(c);
     return 0;
 }
 
@@ -181,7 +207,7 @@ static int rpc_setup(lg_conn *c, char *err, size_t errlen) {
     rpc_state *s = calloc(1, sizeof *s);
     c->drv = s;
     /* At most depth requests are queued or in flight: that bounds both buffers. */
-    if (!s || lg_conn_buffers(c, (size_t)a->depth * RPC_REQ_MAX, a->depth) != 0) {
+    if (!s || lg_conn_buffers(c, (size_t)a->depth * LG_RPC_REQ_MAX, a->depth) != 0) {
         snprintf(err, errlen, "out of memory for connection %u", c->index);
         return -1;
     }
@@ -190,17 +216,23 @@ static int rpc_setup(lg_conn *c, char *err, size_t errlen) {
     return 0;
 }
 
-static void rpc_start(lg_conn *c) {
-    while (c->issued < c->ops_target && c->rcount < c->rcap) rpc_queue(c);
-}
+static void rpc_start(lg_conn *c) { lg_fill(c); }
 
 static void rpc_input(lg_conn *c, const uint8_t *data, size_t len) {
-    feed(c, &((rpc_state *)c->drv)->parser, data, len);
+    lg_http_feed(c, &((rpc_state *)c->drv)->parser, data, len);
 }
 
 static void rpc_destroy(lg_conn *c) { free(c->drv); }
 
-const lg_driver lg_http_rpc = {"http-rpc", "requests", rpc_setup, rpc_start, rpc_input, rpc_destroy};
+const lg_driver lg_http_rpc = {
+    .name = "http-rpc",
+    .unit = "requests",
+    .setup = rpc_setup,
+    .start = rpc_start,
+    .input = rpc_input,
+    .destroy = rpc_destroy,
+    .queue = rpc_queue,
+};
 
 /* ------------------------------------------------------------ http-bulk */
 
@@ -218,7 +250,7 @@ static llhttp_settings_t bulk_settings;
 static int bulk_on_headers_complete(llhttp_t *p) {
     lg_conn *c = conn_of(p);
     bulk_state *s = c->drv;
-    if (check_head(p, "the bulk request with seed", s->src.seed) != 0) return -1;
+    if (lg_http_check_head(p, "the bulk request with seed", s->src.seed) != 0) return -1;
     if (!(p->flags & F_CONTENT_LENGTH) || p->content_length != s->body_bytes) {
         lg_conn_fail(c, "bulk response has %s%" PRIu64 ", expected Content-Length %" PRIu64,
                      (p->flags & F_CONTENT_LENGTH) ? "Content-Length " : "no Content-Length",
@@ -328,7 +360,7 @@ static void bulk_start(lg_conn *c) {
 }
 
 static void bulk_input(lg_conn *c, const uint8_t *data, size_t len) {
-    feed(c, &((bulk_state *)c->drv)->parser, data, len);
+    lg_http_feed(c, &((bulk_state *)c->drv)->parser, data, len);
 }
 
 static void bulk_destroy(lg_conn *c) {
@@ -339,5 +371,11 @@ static void bulk_destroy(lg_conn *c) {
     free(s);
 }
 
-const lg_driver lg_http_bulk = {"http-bulk", "pieces", bulk_setup, bulk_start, bulk_input,
-                                bulk_destroy};
+const lg_driver lg_http_bulk = {
+    .name = "http-bulk",
+    .unit = "pieces",
+    .setup = bulk_setup,
+    .start = bulk_start,
+    .input = bulk_input,
+    .destroy = bulk_destroy,
+};

@@ -7,9 +7,10 @@
  * stays registered because toggling it would cost an epoll_ctl per request;
  * with EPOLLET it only reports transitions, so it never spins.
  *
- * A driver (peer.c, http.c) owns the protocol of the active connections; the
- * generic part (connect.c, conn.c) owns sockets, buffers, timing and
- * accounting; main.c runs the control channel. */
+ * A driver (peer.c, http.c, relay.c, upload.c, churn.c) owns the protocol of
+ * the working connections; the generic part (connect.c, conn.c, rate.c,
+ * source.c) owns sockets, buffers, timing and accounting; main.c runs the
+ * control channel. */
 #ifndef MUXBENCH_LOADGEN_H
 #define MUXBENCH_LOADGEN_H
 
@@ -19,26 +20,42 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "../strategies/net/address.h"
 #include "histogram.h"
 
 #define LG_READ_BUF (256u * 1024u)
 #define LG_MAX_ERRORS 20u
 #define LG_CONNECT_TIMEOUT_MS 30000u
 #define LG_MAX_DEPTH 65536u
+#define LG_MAX_MESSAGE 1000000u   /* --message-size */
+#define LG_MAX_RATE 1000000000u   /* --rate: keeps schedule arithmetic in 64 bits */
+#define LG_MAX_SOURCE_ADDRS 254u  /* 127.0.0.1 .. 127.0.0.254 */
+#define LG_LATE_NS 1000000u       /* --rate: a send more than 1 ms late is counted late */
 
-typedef enum { DRV_PEER_PING, DRV_PEER_BLOCK, DRV_HTTP_RPC, DRV_HTTP_BULK } driver_kind;
+typedef enum {
+    DRV_PEER_PING,
+    DRV_PEER_BLOCK,
+    DRV_HTTP_RPC,
+    DRV_HTTP_BULK,
+    DRV_PEER_RELAY,
+    DRV_PEER_UPLOAD,
+    DRV_HTTP_CHURN,
+} driver_kind;
 
 typedef struct {
     const char *connect;
     driver_kind driver;
     uint32_t connections, active;
-    uint64_t requests; /* round trips (peer-ping) or requests (http-rpc), in total */
+    uint64_t requests; /* round trips (peer-ping), requests (http-rpc, http-churn) or invs (peer-relay), in total */
     uint32_t depth;    /* requests in flight per active connection */
-    uint64_t bytes;    /* payload bytes in total (peer-block, http-bulk) */
+    uint64_t bytes;    /* payload bytes in total (peer-block, http-bulk, peer-upload) */
     uint32_t chunk;    /* piece size */
     uint64_t seed;
     uint64_t timeout_ms;
     bool verify_checksum;
+    uint32_t message_size; /* peer-ping: ping payload bytes (8 = nonce only) */
+    uint64_t rate;         /* open loop: operations per second in total; 0 = closed loop */
+    uint32_t source_addrs; /* TCP source addresses; 0 = auto */
 } lg_args;
 
 /* Exits 2 with a message on stderr for bad input; exits 0 after --help. */
@@ -58,9 +75,29 @@ typedef struct {
     /* Bytes read from the socket; c->t_read is the time they were read. */
     void (*input)(lg_conn *c, const uint8_t *data, size_t len);
     void (*destroy)(lg_conn *c);
+
+    /* Optional (NULL when unused). */
+    /* --rate: queues one request whose latency counts from t_intended (ns);
+     * closed loop passes 0 (latency from the write). See lg_fill. */
+    void (*queue)(lg_conn *c, uint64_t t_intended);
+    /* After every connection is up, before "ready" (outside the window). */
+    int (*prepare)(lg_run *r, char *err, size_t errlen);
+    /* Output that does not go through the output buffer (written after it
+     * is empty): writes until done or EAGAIN; called at go and on events. */
+    void (*output)(lg_conn *c);
+    /* Takes over all events of a working connection (reads, writes, EOF). */
+    void (*event)(lg_conn *c, uint32_t ev);
+    /* Called on every turn of the window's loop; returns the next time (ns)
+     * it wants to be called, or 0. */
+    uint64_t (*tick)(lg_run *r, uint64_t now);
+    /* Every connection works (not only the first --active): setup, start
+     * and input run on all of them and the run waits for all of them. A
+     * failed connection then ends the run (the others depend on it). */
+    bool every_conn;
 } lg_driver;
 
-extern const lg_driver lg_peer_ping, lg_peer_block, lg_http_rpc, lg_http_bulk;
+extern const lg_driver lg_peer_ping, lg_peer_block, lg_http_rpc, lg_http_bulk, lg_peer_relay,
+    lg_peer_upload, lg_http_churn;
 
 typedef enum {
     CONN_CONNECTING,
@@ -98,17 +135,25 @@ struct lg_conn {
     uint64_t t_read;  /* when the bytes being handed to the driver were read */
     uint64_t t_last;  /* streaming drivers: when the previous piece completed */
     void *drv;        /* driver state */
+    lg_conn *wake_next; /* list of connections with output queued by others */
+    bool woken;
 };
 
 struct lg_run {
     const lg_args *args;
     const lg_driver *drv;
+    endpoint ep; /* --connect */
     int epfd;
     lg_conn *conns;
     uint32_t nconns;
+    uint32_t nwork;       /* working connections: --active, or all (every_conn) */
     uint8_t *rbuf;
+    uint32_t source_addrs;  /* TCP source addresses in use (1: the kernel's choice) */
+    uint64_t sources_used;  /* connects so far, for rotating source addresses */
+    lg_conn *woken;         /* see lg_wake */
+    bool abort;             /* an every_conn driver lost a connection */
 
-    uint32_t active_left; /* active connections neither done nor failed */
+    uint32_t active_left; /* working connections neither done nor failed */
     uint64_t ops_target;
     uint64_t next_id;     /* JSON-RPC ids, unique over the run */
 
@@ -116,6 +161,10 @@ struct lg_run {
     uint64_t t_go, t_end;
     uint64_t ops, payload_bytes, verified_pieces, bytes_sent, bytes_received;
     histogram lat;
+    /* --rate: the schedule (rate.c) and how well it was kept. */
+    uint64_t rate_next;       /* next operation index of the global schedule to release */
+    uint64_t late_sends, max_send_lag_ns;
+    uint64_t connect_retries; /* http-churn: unix connects retried after EAGAIN */
 
     char *errors[LG_MAX_ERRORS];
     uint32_t nerrors;
@@ -146,19 +195,55 @@ int lg_run_init(lg_run *r, const lg_args *a, char *err, size_t errlen);
 void lg_run_window(lg_run *r);
 void lg_run_close(lg_run *r);
 
-/* connect.c: opens every connection (bounded by LG_CONNECT_TIMEOUT_MS);
- * returns 0, or -1 with err. */
+/* connect.c: opens every connection (bounded by LG_CONNECT_TIMEOUT_MS),
+ * then runs the driver's prepare hook; returns 0, or -1 with err. */
 int lg_connect_all(lg_run *r, uint64_t *connect_ns, char *err, size_t errlen);
+/* Opens a non-blocking socket to --connect (TCP_NODELAY, source address
+ * number source_n) and starts connecting it for connection `index` (named
+ * in messages). Returns LG_CONNECTED or LG_IN_PROGRESS with *fd set,
+ * LG_RETRY when a unix listener's backlog is full (EAGAIN: try again
+ * later), or -1 with err. The caller registers the fd with epoll. */
+enum { LG_CONNECTED = 0, LG_IN_PROGRESS = 1, LG_RETRY = 2 };
+#define LG_UNNAMED UINT32_MAX /* index: the caller names the connection itself */
+int lg_open_socket(lg_run *r, uint32_t index, uint64_t source_n, int *fd, char *err, size_t errlen);
+
+/* source.c: --source-addrs. lg_source_init picks K for the target (the
+ * argument, or auto); lg_source_bind binds fd to 127.0.0.(1 + n % K) with
+ * IP_BIND_ADDRESS_NO_PORT (nothing when K is 1). Both: 0, or -1 with err. */
+int lg_source_init(lg_run *r, char *err, size_t errlen);
+int lg_source_bind(const lg_run *r, int fd, uint64_t n, char *err, size_t errlen);
+
+/* rate.c: the open-loop schedule of --rate. Operation j of the run (j =
+ * connection + k * active for the k-th request of a connection) is due at
+ * t_go + j / rate. */
+uint64_t lg_rate_intended(const lg_run *r, uint64_t j);
+/* Queues the connection's due requests (up to --depth in flight). */
+void lg_rate_pump(lg_conn *c);
+/* Releases what fell due by `now`; returns the next due time or 0. */
+uint64_t lg_rate_tick(lg_run *r, uint64_t now);
 
 /* conn.c: helpers for drivers. Buffers: allocated in setup, never in the window. */
 int lg_conn_buffers(lg_conn *c, size_t out_cap, uint32_t ring_cap);
 uint8_t *lg_out_reserve(lg_conn *c, size_t n); /* room for n bytes, then lg_out_commit */
 static inline void lg_out_commit(lg_conn *c, size_t n) { c->olen += (uint32_t)n; }
 void lg_push(lg_conn *c, uint64_t tag);
+/* A request whose latency starts at t (an intended send time), not at its write. */
+void lg_push_at(lg_conn *c, uint64_t tag, uint64_t t);
 static inline lg_pending *lg_head(lg_conn *c) { return c->rcount ? &c->ring[c->rhead] : NULL; }
 void lg_pop(lg_conn *c);
 /* One verified operation: latency in ns, payload bytes, pieces hash-verified. */
 void lg_op_done(lg_conn *c, uint64_t latency_ns, uint64_t payload, uint32_t pieces);
+/* n verified operations at once, without a latency sample. */
+void lg_ops_done(lg_conn *c, uint64_t n, uint64_t payload, uint64_t pieces);
+static inline void lg_latency(lg_conn *c, uint64_t ns) { hist_record(&c->run->lat, ns); }
+/* Drivers with a queue hook: queues what may go now -- closed loop: up to
+ * --depth in flight; --rate: the requests that are due, up to --depth. */
+void lg_fill(lg_conn *c);
+/* Output for c was queued while handling another connection: c is flushed
+ * after the current event. */
+void lg_wake(lg_conn *c);
+/* Writes c's output buffer until empty or EAGAIN (fails c on errors). */
+void lg_conn_flush(lg_conn *c);
 /* Records an error naming the connection and stops using it. */
 void lg_conn_fail(lg_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -76,8 +76,8 @@ int main(int argc, char **argv) {
     if (lg_run_init(&run, &args, err, sizeof err) != 0) fatal(err);
     uint64_t connect_ns = 0;
     if (lg_connect_all(&run, &connect_ns, err, sizeof err) != 0) fatal(err);
-    printf("{\"event\":\"ready\",\"connections\":%u,\"connect_ns\":%" PRIu64 "}\n", args.connections,
-           connect_ns);
+    printf("{\"event\":\"ready\",\"connections\":%u,\"connect_ns\":%" PRIu64 ",\"source_addrs\":%u}\n",
+           args.connections, connect_ns, run.source_addrs);
     fflush(stdout);
 
     if (read_command() != CMD_GO) { /* EOF or exit before go: no work */

@@ -2,7 +2,8 @@
  *
  * peer-ping: every active connection keeps --depth pings in flight; pongs
  * must come back in order, each echoing the nonce of the oldest outstanding
- * ping. Latency: pong read time - ping write time, per round trip.
+ * ping and its filler (--message-size). Latency: pong read time - ping write
+ * time, per round trip (--rate: - the ping's intended send time).
  *
  * peer-block: every active connection asks once for its share of --bytes and
  * verifies each block's payload with XXH3 while it streams through the read
@@ -19,19 +20,18 @@
 #include "../strategies/core/p2p.h"
 #include "../strategies/core/payload.h"
 #include "loadgen.h"
+#include "p2pmsg.h"
 
 #define NONCE_LEN 8u
 #define PING_LEN (P2P_HEADER_LEN + NONCE_LEN)
 #define GETDATA_MSG_LEN (P2P_HEADER_LEN + P2P_GETDATA_LEN)
 
-static uint32_t checksum_of(const lg_conn *c, const uint8_t *payload, size_t len) {
+uint32_t lg_p2p_checksum(const lg_conn *c, const uint8_t *payload, size_t len) {
     /* Without --verify-checksum the field is carried, not checked: 0. */
     return c->run->args->verify_checksum ? p2p_checksum(payload, len) : 0;
 }
 
-/* Decodes and checks a header; on mismatch fails the connection, returns false. */
-static bool expect_header(lg_conn *c, const uint8_t *h, const char *command, uint32_t length,
-                          p2p_msg *m) {
+bool lg_p2p_expect(lg_conn *c, const uint8_t *h, const char *command, uint32_t length, p2p_msg *m) {
     p2p_status st = p2p_decode_header(h, P2P_HEADER_LEN, m);
     if (st != P2P_OK) {
         lg_conn_fail(c, "bad message header from the server: %s", p2p_status_name(st));
@@ -52,94 +52,156 @@ static bool expect_header(lg_conn *c, const uint8_t *h, const char *command, uin
 
 /* ------------------------------------------------------------ peer-ping */
 
+/* A pong is checked as it arrives, in pieces if the reads split it: its
+ * header as soon as it is whole, then the nonce (the oldest outstanding
+ * ping's), then the filler, compared byte for byte with the shared pattern
+ * the ping was filled from -- nothing is buffered beyond header and nonce. */
 typedef struct {
-    uint8_t stash[PING_LEN]; /* a pong split across reads */
-    uint32_t stash_len;
+    payload_src src;  /* the filler's pattern (--message-size > 8) */
+    uint32_t size;    /* ping payload: nonce + filler */
+    uint32_t *sums;   /* --verify-checksum: each ping's checksum, by ring slot */
+    uint8_t stash[PING_LEN]; /* header and nonce of a pong split across reads */
+    uint32_t got;     /* bytes of the current pong so far */
+    uint32_t checksum;
+    const uint8_t *expect; /* the current pong's filler, in the pattern */
 } ping_state;
 
 static int ping_setup(lg_conn *c, char *err, size_t errlen) {
     const lg_args *a = c->run->args;
     c->ops_target = lg_share(a->requests, a->active, c->index);
-    c->drv = calloc(1, sizeof(ping_state));
+    ping_state *s = calloc(1, sizeof *s);
+    c->drv = s;
     /* At most depth pings are queued or in flight: that bounds both buffers. */
-    if (!c->drv || lg_conn_buffers(c, (size_t)a->depth * PING_LEN, a->depth) != 0) {
+    if (!s || lg_conn_buffers(c, (size_t)a->depth * (P2P_HEADER_LEN + a->message_size), a->depth) != 0 ||
+        (a->verify_checksum && !(s->sums = calloc(a->depth, sizeof *s->sums))) ||
+        (a->message_size > NONCE_LEN && payload_init(&s->src, a->seed, a->message_size - NONCE_LEN) != 0)) {
         snprintf(err, errlen, "out of memory for connection %u", c->index);
         return -1;
     }
+    s->size = a->message_size;
     return 0;
 }
 
-static void ping_queue(lg_conn *c) {
-    uint8_t *m = lg_out_reserve(c, PING_LEN);
+static void ping_queue(lg_conn *c, uint64_t t_intended) {
+    ping_state *s = c->drv;
+    uint8_t *m = lg_out_reserve(c, P2P_HEADER_LEN + s->size);
     /* Unique per connection and readable in a capture: index, then sequence. */
     uint64_t nonce = (uint64_t)c->index << 40 | c->issued;
-    p2p_put_le64(m + P2P_HEADER_LEN, nonce);
-    p2p_encode_header(m, "ping", NONCE_LEN, checksum_of(c, m + P2P_HEADER_LEN, NONCE_LEN));
-    lg_out_commit(c, PING_LEN);
-    lg_push(c, nonce);
+    uint8_t *payload = m + P2P_HEADER_LEN;
+    p2p_put_le64(payload, nonce);
+    uint32_t filler = s->size - NONCE_LEN;
+    /* Filler: piece `nonce` of the shared pattern, so the echo can be checked. */
+    if (filler) memcpy(payload + NONCE_LEN, payload_piece(&s->src, nonce, filler), filler);
+    uint32_t sum = lg_p2p_checksum(c, payload, s->size);
+    p2p_encode_header(m, "ping", s->size, sum);
+    lg_out_commit(c, P2P_HEADER_LEN + s->size);
+    if (s->sums) {
+        uint32_t slot = c->rhead + c->rcount;
+        s->sums[slot >= c->rcap ? slot - c->rcap : slot] = sum;
+    }
+    if (t_intended) lg_push_at(c, nonce, t_intended);
+    else lg_push(c, nonce);
     c->issued++;
 }
 
-static void ping_start(lg_conn *c) {
-    while (c->issued < c->ops_target && c->rcount < c->rcap) ping_queue(c);
+static void ping_start(lg_conn *c) { lg_fill(c); }
+
+/* Header of a pong; false after failing the connection. */
+static bool pong_header(lg_conn *c, ping_state *s, const uint8_t *h) {
+    p2p_msg m;
+    if (!lg_p2p_expect(c, h, "pong", s->size, &m)) return false;
+    s->checksum = m.checksum;
+    return true;
 }
 
-static void pong(lg_conn *c, const uint8_t *msg) {
-    p2p_msg m;
-    if (!expect_header(c, msg, "pong", NONCE_LEN, &m)) return;
-    const uint8_t *payload = msg + P2P_HEADER_LEN;
-    if (c->run->args->verify_checksum && m.checksum != p2p_checksum(payload, NONCE_LEN)) {
-        lg_conn_fail(c, "pong checksum %08" PRIx32 " does not match its payload", m.checksum);
-        return;
-    }
-    uint64_t nonce = p2p_le64(payload);
-    lg_pending *p = lg_head(c);
-    if (!p) {
+/* Its nonce: must be the oldest outstanding ping's. */
+static bool pong_nonce(lg_conn *c, ping_state *s, const uint8_t *p) {
+    uint64_t nonce = p2p_le64(p);
+    lg_pending *q = lg_head(c);
+    if (!q) {
         lg_conn_fail(c, "pong (nonce %#" PRIx64 ") with no ping outstanding", nonce);
-        return;
+        return false;
     }
-    if (p->tag != nonce) {
+    if (q->tag != nonce) {
         lg_conn_fail(c, "pong nonce %#" PRIx64 " is not the oldest outstanding ping's (%#" PRIx64 ")",
-                     nonce, p->tag);
-        return;
+                     nonce, q->tag);
+        return false;
     }
-    uint64_t latency = c->t_read - p->t_sent;
+    /* The server checksums what it echoes: equal to the ping's if the bytes are. */
+    if (s->sums && s->checksum != s->sums[c->rhead]) {
+        lg_conn_fail(c, "pong checksum %08" PRIx32 " does not match its payload (%08" PRIx32 ")",
+                     s->checksum, s->sums[c->rhead]);
+        return false;
+    }
+    s->expect = s->size > NONCE_LEN ? payload_piece(&s->src, nonce, s->size - NONCE_LEN) : NULL;
+    return true;
+}
+
+static void pong_done(lg_conn *c) {
+    ping_state *s = c->drv;
+    uint64_t latency = c->t_read - lg_head(c)->t_sent;
     lg_pop(c);
-    lg_op_done(c, latency, NONCE_LEN, 0);
-    if (c->state == CONN_ACTIVE && c->issued < c->ops_target) ping_queue(c);
+    lg_op_done(c, latency, s->size, 0);
+    lg_fill(c);
 }
 
 static void ping_input(lg_conn *c, const uint8_t *p, size_t n) {
     ping_state *s = c->drv;
+    const uint32_t total = P2P_HEADER_LEN + s->size;
     while (n > 0 && c->state != CONN_FAILED) {
-        if (s->stash_len == 0 && n >= PING_LEN) {
-            pong(c, p);
+        if (s->got == 0 && n >= PING_LEN) { /* header and nonce in one piece: the usual case */
+            if (!pong_header(c, s, p) || !pong_nonce(c, s, p + P2P_HEADER_LEN)) return;
+            s->got = PING_LEN;
             p += PING_LEN;
             n -= PING_LEN;
-            continue;
+        } else if (s->got < PING_LEN) {
+            /* Split across reads: the header is checked as soon as it is
+             * whole, so a wrong message fails now instead of at the timeout. */
+            uint32_t want = (s->got < P2P_HEADER_LEN ? P2P_HEADER_LEN : PING_LEN) - s->got;
+            size_t take = n < want ? n : want;
+            memcpy(s->stash + s->got, p, take);
+            s->got += (uint32_t)take;
+            p += take;
+            n -= take;
+            if (s->got == P2P_HEADER_LEN && !pong_header(c, s, s->stash)) return;
+            if (s->got == PING_LEN && !pong_nonce(c, s, s->stash + P2P_HEADER_LEN)) return;
+        } else {
+            uint32_t off = s->got - PING_LEN;
+            size_t take = total - s->got;
+            if (take > n) take = n;
+            if (memcmp(p, s->expect + off, take) != 0) {
+                lg_conn_fail(c, "pong filler differs from the ping's at payload byte %" PRIu32
+                             " (of %" PRIu32 ")", NONCE_LEN + off, s->size);
+                return;
+            }
+            s->got += (uint32_t)take;
+            p += take;
+            n -= take;
         }
-        /* A message split across reads: its header is checked as soon as it
-         * is whole, so a wrong message fails now instead of at the timeout. */
-        uint32_t want = (s->stash_len < P2P_HEADER_LEN ? P2P_HEADER_LEN : PING_LEN) - s->stash_len;
-        size_t take = n < want ? n : want;
-        memcpy(s->stash + s->stash_len, p, take);
-        s->stash_len += (uint32_t)take;
-        p += take;
-        n -= take;
-        p2p_msg m;
-        if (s->stash_len == P2P_HEADER_LEN) {
-            if (!expect_header(c, s->stash, "pong", NONCE_LEN, &m)) return;
-        } else if (s->stash_len == PING_LEN) {
-            s->stash_len = 0;
-            pong(c, s->stash);
+        if (s->got == total) {
+            s->got = 0;
+            pong_done(c);
         }
     }
 }
 
-static void ping_destroy(lg_conn *c) { free(c->drv); }
+static void ping_destroy(lg_conn *c) {
+    ping_state *s = c->drv;
+    if (!s) return;
+    payload_free(&s->src);
+    free(s->sums);
+    free(s);
+}
 
-const lg_driver lg_peer_ping = {"peer-ping", "round trips", ping_setup, ping_start, ping_input,
-                                ping_destroy};
+const lg_driver lg_peer_ping = {
+    .name = "peer-ping",
+    .unit = "round trips",
+    .setup = ping_setup,
+    .start = ping_start,
+    .input = ping_input,
+    .destroy = ping_destroy,
+    .queue = ping_queue,
+};
 
 /* ----------------------------------------------------------- peer-block */
 
@@ -242,7 +304,7 @@ static void block_start(lg_conn *c) {
         uint8_t *m = lg_out_reserve(c, GETDATA_MSG_LEN);
         p2p_getdata_encode(m + P2P_HEADER_LEN, &s->req[i].g);
         p2p_encode_header(m, "getdata", P2P_GETDATA_LEN,
-                          checksum_of(c, m + P2P_HEADER_LEN, P2P_GETDATA_LEN));
+                          lg_p2p_checksum(c, m + P2P_HEADER_LEN, P2P_GETDATA_LEN));
         lg_out_commit(c, GETDATA_MSG_LEN);
     }
     lg_push(c, 0); /* only for its write time: the first block's gap starts there */
@@ -304,7 +366,7 @@ static void block_input(lg_conn *c, const uint8_t *p, size_t n) {
                 hdr = s->stash;
             }
             p2p_msg m;
-            if (!expect_header(c, hdr, "block", rq->g.size, &m)) return;
+            if (!lg_p2p_expect(c, hdr, "block", rq->g.size, &m)) return;
             s->left = rq->g.size;
             s->checksum = m.checksum;
             continue;
@@ -337,5 +399,11 @@ static void block_destroy(lg_conn *c) {
     free(s);
 }
 
-const lg_driver lg_peer_block = {"peer-block", "blocks", block_setup, block_start, block_input,
-                                 block_destroy};
+const lg_driver lg_peer_block = {
+    .name = "peer-block",
+    .unit = "blocks",
+    .setup = block_setup,
+    .start = block_start,
+    .input = block_input,
+    .destroy = block_destroy,
+};

@@ -49,6 +49,14 @@ void lg_print_result(const lg_run *r, const lg_cpu *cpu) {
             lg_result_ok(r) ? "true" : "false", r->ops, r->bytes_sent, r->bytes_received,
             r->payload_bytes, r->verified_pieces, r->t_end - r->t_go);
     hist_write_json(&r->lat, f);
+    if (r->args->rate) {
+        uint64_t ns = r->t_end - r->t_go;
+        double achieved = ns ? (double)r->ops * 1e9 / (double)ns : 0.0;
+        fprintf(f, ",\"rate\":{\"target_per_s\":%" PRIu64 ",\"achieved_per_s\":%.1f,\"late_sends\":%" PRIu64
+                ",\"max_send_lag_ns\":%" PRIu64 "}",
+                r->args->rate, achieved, r->late_sends, r->max_send_lag_ns);
+    }
+    if (r->args->driver == DRV_HTTP_CHURN) fprintf(f, ",\"connect_retries\":%" PRIu64, r->connect_retries);
     fprintf(f, ",\"cpu\":{\"utime_us\":%ld,\"stime_us\":%ld,\"cpu_ns\":%" PRIu64 ",\"wall_ns\":%" PRIu64 "},\"errors\":[",
             cpu->utime_us, cpu->stime_us, cpu->cpu_ns, cpu->wall_ns);
     for (uint32_t i = 0; i < r->nerrors; i++) {
