@@ -25,7 +25,7 @@
 
 #include "http.h"
 
-#define RETRY_NS 100000u /* 100 us */
+#define RETRY_NS 1000000u /* 1 ms, as in the connect phase */
 #define REPLY_MAX 512u
 
 typedef enum { CH_CONNECTING, CH_RETRY, CH_RESPONSE, CH_EOF } churn_phase;

@@ -169,6 +169,9 @@ void lg_conn_fail(lg_conn *c, const char *fmt, ...) {
     epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 }
 
+/* Three arguments for "%s%s%s": " (hint)" or nothing. */
+#define HINT(d) (d)->close_hint ? " (" : "", (d)->close_hint ? (d)->close_hint : "", (d)->close_hint ? ")" : ""
+
 static void closed_by_server(lg_run *r, lg_conn *c) {
     if (c->state == CONN_DONE) {
         /* Its work is complete and verified; not a failure of the run. */
@@ -179,8 +182,9 @@ static void closed_by_server(lg_run *r, lg_conn *c) {
     } else if (c->state == CONN_IDLE) {
         lg_conn_fail(c, "idle connection closed by the server");
     } else {
-        lg_conn_fail(c, "closed by the server after %llu of %llu %s",
-                     (unsigned long long)c->ops_done, (unsigned long long)c->ops_target, r->drv->unit);
+        lg_conn_fail(c, "closed by the server after %llu of %llu %s%s%s%s",
+                     (unsigned long long)c->ops_done, (unsigned long long)c->ops_target, r->drv->unit,
+                     HINT(r->drv));
     }
 }
 
@@ -208,7 +212,7 @@ static void conn_read(lg_run *r, lg_conn *c, uint32_t ev) {
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
             return;
         } else if (errno != EINTR) {
-            lg_conn_fail(c, "read: %s", strerror(errno));
+            lg_conn_fail(c, "read: %s%s%s%s", strerror(errno), HINT(r->drv));
             return;
         }
     }

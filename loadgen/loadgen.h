@@ -94,6 +94,9 @@ typedef struct {
      * and input run on all of them and the run waits for all of them. A
      * failed connection then ends the run (the others depend on it). */
     bool every_conn;
+    /* Appended to "closed by the server" and read errors, when the protocol
+     * gives a closed connection a meaning. */
+    const char *close_hint;
 } lg_driver;
 
 extern const lg_driver lg_peer_ping, lg_peer_block, lg_http_rpc, lg_http_bulk, lg_peer_relay,

@@ -170,8 +170,10 @@ static void ping_input(lg_conn *c, const uint8_t *p, size_t n) {
             size_t take = total - s->got;
             if (take > n) take = n;
             if (memcmp(p, s->expect + off, take) != 0) {
-                lg_conn_fail(c, "pong filler differs from the ping's at payload byte %" PRIu32
-                             " (of %" PRIu32 ")", NONCE_LEN + off, s->size);
+                size_t at = 0;
+                while (p[at] == s->expect[off + at]) at++;
+                lg_conn_fail(c, "pong payload byte %zu (of %" PRIu32 ") differs from the ping's filler",
+                             NONCE_LEN + off + at, s->size);
                 return;
             }
             s->got += (uint32_t)take;

@@ -119,8 +119,11 @@ static void upload_output(lg_conn *c) {
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             return;
         } else if (n == 0 || errno != EINTR) {
-            lg_conn_fail(c, "writing block %" PRIu64 " of %" PRIu32 ": %s", s->sent / msg, s->g.count,
-                         n == 0 ? "no progress" : strerror(errno));
+            int e = n == 0 ? 0 : errno;
+            lg_conn_fail(c, "writing block %" PRIu64 " of %" PRIu32 ": %s%s", s->sent / msg, s->g.count,
+                         e ? strerror(e) : "no progress",
+                         e == ECONNRESET || e == EPIPE ? " (the server closes a connection whose block fails verification)"
+                                                       : "");
             return;
         }
     }
@@ -180,4 +183,5 @@ const lg_driver lg_peer_upload = {
     .input = upload_input,
     .destroy = upload_destroy,
     .output = upload_output,
+    .close_hint = "the server closes a connection whose block fails verification",
 };
