@@ -21,18 +21,31 @@
  * as an fd_set (bit fd % bits-per-long of word fd / bits-per-long), so the
  * arrays are passed as fd_set pointers.
  *
+ * Output that arrives from outside a connection's own readiness (a relayed
+ * inv, a reply built by a hand-off worker) is collected from the hub after
+ * each select() round and written at once, like any reply; what does not fit
+ * waits for the write set as usual. Hand-off workers wake the loop through an
+ * eventfd kept in the read set (created only with --handoff): the loop reads
+ * it to re-arm it before collecting, so a reply that finishes while the loop
+ * collects raises a new wake-up instead of being lost. Without hand-off,
+ * select() still waits with no timeout: relayed output is produced by the
+ * loop itself, during a round, and collected at its end.
+ *
  * A connection whose peer sent EOF is still written to until its reply is
  * complete. Accepting, reading, writing and closing are the shared steps of
  * net/stream_io.h. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/hub.h"
 #include "../core/session.h"
 #include "../net/control.h"
 #include "../net/stream_io.h"
 #include "../net/syscalls.h"
+#include "../net/wakefd.h"
 
 #define READ_BUF (64 * 1024)
 #define WORD_BITS (8 * sizeof(unsigned long))
@@ -44,7 +57,9 @@ typedef struct {
 
 typedef struct {
     int listen_fd;
+    int wake_fd; /* hand-off replies are ready (-1 without hand-off) */
     bool tcp;
+    hub *hub;
     session_opts opts;
     session_stats stats;
     conn *conns; /* dense: closing one moves the last into its place */
@@ -78,11 +93,31 @@ static bool sets_fit(loop *l, int fd) {
     return true;
 }
 
-/* Closes conns[i]; the last connection takes its slot. */
+/* A session's owner is its connection's index in the dense array (not a
+ * pointer: the array moves when it grows, and closing moves entries). */
+static void set_index(session *s, size_t i) { session_set_owner(s, (void *)(uintptr_t)i); }
+static size_t index_of(const session *s) { return (size_t)(uintptr_t)session_owner(s); }
+
+/* Closes conns[i]; the last connection takes its slot (and learns its new
+ * index, so the hub can still lead to it). */
 static void conn_close(loop *l, size_t i) {
     conn *c = &l->conns[i];
     stream_close(c->fd, c->s);
     *c = l->conns[--l->nconns];
+    if (i < l->nconns) set_index(c->s, i);
+}
+
+/* After a connection's protocol may have produced output: write it, and close
+ * when the protocol is done with nothing left to send. Returns false if the
+ * connection was closed. */
+static bool settle(loop *l, size_t i, bool failed) {
+    conn *c = &l->conns[i];
+    if (!failed && stream_flush(c->fd, c->s) == STREAM_FAILED) failed = true;
+    if (failed || (session_should_close(c->s) && !session_output_pending(c->s))) {
+        conn_close(l, i);
+        return false;
+    }
+    return true;
 }
 
 /* Serves one ready connection: read if it was in the read set (it was put
@@ -93,12 +128,13 @@ static void conn_close(loop *l, size_t i) {
 static bool handle(loop *l, size_t i, bool readable) {
     conn *c = &l->conns[i];
     bool failed = readable && stream_read(c->fd, c->s, l->buf, sizeof l->buf) == READ_FAILED;
-    if (!failed && stream_flush(c->fd, c->s) == STREAM_FAILED) failed = true;
-    if (failed || (session_should_close(c->s) && !session_output_pending(c->s))) {
-        conn_close(l, i);
-        return false;
-    }
-    return true;
+    return settle(l, i, failed);
+}
+
+/* Connections that gained output from outside their own readiness. */
+static void serve_hub(loop *l) {
+    session *s;
+    while ((s = hub_next(l->hub))) settle(l, index_of(s), false);
 }
 
 /* Rebuilds both sets from what each connection needs now. Returns nfds.
@@ -109,6 +145,10 @@ static int build_sets(loop *l) {
     memset(l->wset, 0, l->words * sizeof *l->wset);
     bit_set(l->rset, l->listen_fd);
     int maxfd = l->listen_fd;
+    if (l->wake_fd >= 0) {
+        bit_set(l->rset, l->wake_fd);
+        if (l->wake_fd > maxfd) maxfd = l->wake_fd;
+    }
     for (size_t i = 0; i < l->nconns; i++) {
         const conn *c = &l->conns[i];
         bool r = session_wants_input(c->s), w = session_output_pending(c->s) > 0;
@@ -130,6 +170,7 @@ static bool conn_add(loop *l, int fd) {
     if (!sets_fit(l, fd)) return false;
     session *s = session_new(&l->opts, &l->stats);
     if (!s) return false;
+    set_index(s, l->nconns);
     l->conns[l->nconns++] = (conn){.fd = fd, .s = s};
     return true;
 }
@@ -142,13 +183,18 @@ static void accept_all(loop *l) {
 
 /* Scans the connections for the bits select set. nready (select's count of
  * set bits) lets the scan stop once every ready descriptor has been served,
- * as in Stevens' loop. A closed connection's slot is taken by the last one,
- * not yet scanned, so the same index is looked at again. New connections are
- * accepted after the scan: appended then, they cannot be confused with the
- * bits of this round. */
+ * as in Stevens' loop. The eventfd is read first, before the hub is asked
+ * for replies at the end of the round. A closed connection's slot is taken
+ * by the last one, not yet scanned, so the same index is looked at again.
+ * New connections are accepted after the scan: appended then, they cannot be
+ * confused with the bits of this round. */
 static void serve(loop *l, int nready) {
     bool accept_ready = bit_isset(l->rset, l->listen_fd);
     nready -= accept_ready;
+    if (l->wake_fd >= 0 && bit_isset(l->rset, l->wake_fd)) {
+        wakefd_drain(l->wake_fd);
+        nready--;
+    }
     for (size_t i = 0; i < l->nconns && nready > 0;) {
         int fd = l->conns[i].fd;
         bool r = bit_isset(l->rset, fd), w = bit_isset(l->wset, fd);
@@ -166,12 +212,17 @@ int main(int argc, char **argv) {
     server_args args;
     server_args_parse(argc, argv, "select", &args);
     static loop l; /* large read buffer: keep it off the stack */
-    l.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum};
+    l.wake_fd = args.handoff ? wakefd_open() : -1;
+    l.hub = hub_new(&(hub_opts){.workers = args.handoff, .wake = wakefd_signal, .wake_arg = &l.wake_fd}, &l.stats);
+    if (!l.hub) control_fatal("cannot start %u hand-off workers: %s", args.handoff, strerror(errno));
+    l.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum, .hub = l.hub};
     endpoint bound;
     l.listen_fd = server_listen(&args, &bound);
     l.tcp = bound.family != AF_UNIX;
-    /* At least an fd_set's worth, so small runs never reallocate. */
-    if (!sets_fit(&l, l.listen_fd > FD_SETSIZE - 1 ? l.listen_fd : FD_SETSIZE - 1))
+    /* At least an fd_set's worth, so small runs never reallocate; and room
+     * for the eventfd, opened before the listener. */
+    int top = l.listen_fd > l.wake_fd ? l.listen_fd : l.wake_fd;
+    if (!sets_fit(&l, top > FD_SETSIZE - 1 ? top : FD_SETSIZE - 1))
         control_fatal("select: out of memory for the fd sets");
     control_start(&args, &bound, &l.stats);
 
@@ -185,5 +236,6 @@ int main(int argc, char **argv) {
         /* n counts set bits: a descriptor both readable and writable counts twice. */
         if (n > 0) sc_wakeup((unsigned)n);
         serve(&l, n);
+        serve_hub(&l);
     }
 }

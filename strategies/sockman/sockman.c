@@ -14,14 +14,32 @@
  *                          one recv() into a 64 KiB stack buffer if readable
  *                          or in error, the bytes handed to the protocol
  *   SocketHandlerListening accept one connection if the listener is readable
+ *   (collect)              send what the hub queued from outside the
+ *                          connections' turns: relayed inv copies and
+ *                          hand-off replies (see below)
  *
  * The node parses and answers messages on a second thread (the message
  * handler, ThreadMessageHandler); replies reach the socket through
  * PushMessage, which sends at once ("optimistic send") when the peer's send
- * queue was empty and otherwise leaves them for the next POLLOUT. Here the
- * protocol runs inline in session_input(), and what it queued is sent the
- * same way: right after the recv when the queue was empty before it, else on
- * a later writable turn.
+ * queue was empty and otherwise leaves them for the next POLLOUT. Without
+ * --handoff the protocol runs inline in session_input(), and what it queued
+ * is sent the same way: right after the recv when the queue was empty before
+ * it, else on a later writable turn.
+ *
+ * With --handoff N, N hub workers build the replies instead, standing in for
+ * the message handler thread, and the loop keeps the socket thread's 50 ms
+ * poll with NO wake-up (hub_opts.wake = NULL): a reply a worker finished is
+ * collected with hub_next() only at the end of an iteration, once poll() has
+ * returned because some socket became ready or the 50 ms ran out, and is sent
+ * then. A lone client so waits about 50 ms per request; with several active
+ * clients, a request arriving on one socket ends the wait for the replies
+ * finished by then, and the cost shows in the tail. That is the latency cost
+ * of a socket thread nothing wakes, which the benchmark measures. (The
+ * node's message handler also sends a reply itself when the peer's send
+ * queue was empty, PushMessage's optimistic send; the workers here build
+ * replies apart from the sockets, so every handed-off reply takes the socket
+ * thread's path. docs/sockman.md says more.) Copies of a relayed inv are
+ * collected at the same point, after every iteration.
  *
  * What the node does differently from the session contract, the contract
  * wins: on EOF the node closes at once (CloseSocketDisconnect); here the
@@ -38,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/hub.h"
 #include "../core/session.h"
 #include "../net/control.h"
 #include "../net/syscalls.h"
@@ -50,6 +69,7 @@ typedef struct conn {
     int fd;          /* -1 once the socket is closed (CloseSocketDisconnect) */
     session *s;
     bool disconnect; /* fDisconnect: DisconnectNodes removes the connection */
+    bool send_blocked; /* the last send left data queued: it waits for POLLOUT */
     long pfd;        /* index in this iteration's pollfd vector, -1 if absent */
 } conn;
 
@@ -59,6 +79,7 @@ typedef struct {
     bool tcp;
     session_opts opts;
     session_stats stats;
+    hub *hub;       /* relay and hand-off; no wake-up */
     conn **nodes;   /* m_nodes, in accept order */
     size_t n_nodes, cap_nodes;
 } connman;
@@ -145,7 +166,8 @@ static bool socket_send_data(const connman *cm, conn *c, size_t *sent) {
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) close_socket_disconnect(c);
         break;
     }
-    return c->fd >= 0 && session_output_pending(c->s) > 0;
+    c->send_blocked = c->fd >= 0 && session_output_pending(c->s) > 0;
+    return c->send_blocked;
 }
 
 /* PushMessage's optimistic send: what the protocol queued onto an empty send
@@ -174,6 +196,12 @@ static void receive(const connman *cm, conn *c) {
     }
 }
 
+/* The protocol is done and its reply is out: flag it, as the message handler
+ * sets fDisconnect; DisconnectNodes closes it next time. */
+static void flag_if_done(conn *c) {
+    if (c->fd >= 0 && session_should_close(c->s) && !session_output_pending(c->s)) c->disconnect = true;
+}
+
 /* SocketHandlerConnected: every connection, in order, whether or not it was
  * polled (the node also runs its inactivity check on each one here). */
 static void socket_handler_connected(const connman *cm, const struct pollfd *pfds) {
@@ -200,9 +228,25 @@ static void socket_handler_connected(const connman *cm, const struct pollfd *pfd
                 else if (error_set) close_socket_disconnect(c);
             }
         }
-        /* The protocol is done and its reply is out: flag it, as the message
-         * handler sets fDisconnect; DisconnectNodes closes it next time. */
-        if (c->fd >= 0 && session_should_close(c->s) && !session_output_pending(c->s)) c->disconnect = true;
+        flag_if_done(c);
+    }
+}
+
+/* Output queued from outside a connection's own turn: copies of a relayed
+ * inv, and replies the hand-off workers finished. Collected once per
+ * iteration, after the sockets were served; there is no wake-up, so a reply
+ * a worker finishes while the thread sits in poll() waits until poll()
+ * returns (another socket became ready, or the 50 ms timeout). It is then
+ * sent at once, as PushMessage's optimistic send would, unless earlier data
+ * is already waiting for POLLOUT. */
+static void collect_hub_output(const connman *cm) {
+    session *s;
+    while ((s = hub_next(cm->hub))) {
+        conn *c = session_owner(s);
+        if (c->fd < 0) continue; /* socket already closed: DisconnectNodes frees it */
+        size_t sent;
+        if (!c->send_blocked) socket_send_data(cm, c, &sent);
+        flag_if_done(c);
     }
 }
 
@@ -249,6 +293,7 @@ static void accept_connection(connman *cm) {
     }
     c->fd = fd;
     c->pfd = -1;
+    session_set_owner(c->s, c);
     cm->nodes[cm->n_nodes++] = c;
     return;
 drop:
@@ -264,7 +309,11 @@ static void socket_handler_listening(connman *cm, const struct pollfd *pfds) {
 int main(int argc, char **argv) {
     server_args args;
     server_args_parse(argc, argv, "sockman", &args);
-    connman cm = {.opts = {.proto = args.proto, .verify_checksum = args.verify_checksum}};
+    connman cm = {0};
+    /* No wake-up (.wake = NULL): see collect_hub_output. */
+    cm.hub = hub_new(&(hub_opts){.workers = args.handoff, .wake = NULL}, &cm.stats);
+    if (!cm.hub) control_fatal("cannot start %u hand-off workers: %s", args.handoff, strerror(errno));
+    cm.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum, .hub = cm.hub};
     endpoint bound;
     cm.listen_fd = server_listen(&args, &bound);
     cm.tcp = bound.family != AF_UNIX;
@@ -284,6 +333,7 @@ int main(int argc, char **argv) {
         if (n > 0) sc_wakeup((unsigned)n);
         socket_handler_connected(&cm, pfds);
         socket_handler_listening(&cm, pfds);
+        collect_hub_output(&cm);
         free(pfds);
     }
 }
