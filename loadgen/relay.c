@@ -177,7 +177,13 @@ static int hs_read(lg_run *r, lg_conn *c, char *err, size_t errlen) {
     for (;;) {
         ssize_t n = read(c->fd, r->rbuf, LG_READ_BUF);
         if (n > 0) {
-            if ((size_t)n > HS_LEN - s->hs_got) return hs_fail(r, c, err, errlen, "more data than its pong");
+            if ((size_t)n > HS_LEN - s->hs_got) {
+                p2p_msg m;
+                bool p2p = s->hs_got == 0 && (size_t)n >= P2P_HEADER_LEN &&
+                           p2p_decode_header(r->rbuf, P2P_HEADER_LEN, &m) == P2P_OK;
+                return hs_fail(r, c, err, errlen, p2p ? "the server sent more than the pong"
+                                                      : "the answer is not a P2P message (is the server serving --protocol peer?)");
+            }
             memcpy(s->hs + s->hs_got, r->rbuf, (size_t)n);
             s->hs_got += (uint32_t)n;
         } else if (n == 0) {
