@@ -21,15 +21,30 @@
  * large; everything else (headers, small messages: memory that
  * session_output_done releases) is copied. The evbuffer is filled to
  * OUT_TARGET at most; a write low-watermark calls us back to refill from the
- * session's lazy stream, so a 1 GiB body never sits in memory. */
+ * session's lazy stream, so a 1 GiB body never sits in memory.
+ *
+ * Output from outside a connection's own callbacks (a relayed inv, a
+ * hand-off worker's reply) is collected from the hub where it can appear:
+ * libevent has no per-iteration hook, so at the end of the read callback
+ * (the only one that parses input, hence the only one that relays) and in
+ * the wake-up event's callback. Each session hub_next() returns gets its
+ * output moved into its bufferevent, as after a read. With --handoff N,
+ * libevent runs with pthread locking (evthread_use_pthreads, in main) and
+ * the workers make one event (fd -1, no flags) active with event_active:
+ * libevent then wakes its base through its own notification eventfd, which
+ * it watches in the epoll set (and does not write again while a
+ * notification is pending); the callback runs on the loop thread. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "../core/hub.h"
 #include "../core/payload.h"
 #include "lev.h"
 
@@ -55,6 +70,8 @@
 typedef struct {
     struct event_base *base;
     bool tcp;
+    hub *hub;
+    struct event *wake;     /* made active by hand-off workers (NULL without) */
     session_opts opts;
     session_stats *stats;
     const uint8_t *pattern; /* the shared payload pattern, for reference checks */
@@ -133,8 +150,25 @@ static bool settle(conn *c) {
     return true;
 }
 
+/* Connections that gained output from outside their own callbacks; settle
+ * may free one, which also takes it off the hub's list. */
+static void serve_hub(bev_loop *l) {
+    session *s;
+    while ((s = hub_next(l->hub))) settle(session_owner(s));
+}
+
+/* The wake-up event: hand-off replies are ready. */
+static void on_wake(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    serve_hub(arg);
+}
+
+/* hub_wake_fn, on a worker thread: thread-safe under evthread_use_pthreads. */
+static void wake_loop(void *arg) { event_active(arg, EV_TIMEOUT, 0); }
+
 static void on_read(struct bufferevent *bev, void *arg) {
     conn *c = arg;
+    bev_loop *l = c->l;
     struct evbuffer *in = bufferevent_get_input(bev);
     struct evbuffer_iovec v[IN_EXTENTS];
     while (evbuffer_get_length(in) > 0) {
@@ -148,6 +182,7 @@ static void on_read(struct bufferevent *bev, void *arg) {
         evbuffer_drain(in, used);
     }
     settle(c);
+    serve_hub(l); /* an inv just parsed is queued on every other peer */
 }
 
 static void on_write(struct bufferevent *bev, void *arg) {
@@ -184,6 +219,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
         return;
     }
     c->l = l;
+    session_set_owner(c->s, c);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOWAT, 0);
     bufferevent_set_max_single_write(c->bev, MAX_WRITE);
@@ -193,11 +229,18 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 }
 
 void bev_setup(struct event_base *base, int listen_fd, bool tcp, const session_opts *opts,
-               session_stats *stats) {
+               session_stats *stats, unsigned handoff) {
     L.base = base;
     L.tcp = tcp;
-    L.opts = *opts;
     L.stats = stats;
+    if (handoff) {
+        L.wake = event_new(base, -1, 0, on_wake, &L);
+        if (!L.wake) control_fatal("event_new failed");
+    }
+    L.hub = hub_new(&(hub_opts){.workers = handoff, .wake = wake_loop, .wake_arg = L.wake}, stats);
+    if (!L.hub) control_fatal("cannot start %u hand-off workers: %s", handoff, strerror(errno));
+    L.opts = *opts;
+    L.opts.hub = L.hub;
     payload_src probe;
     if (payload_init(&probe, 1, 1) != 0) control_fatal("out of memory for the payload pattern");
     L.pattern = probe.pattern;

@@ -1,7 +1,8 @@
-# libevent from pkg-config: libevent_core (event loop, bufferevents, listener)
-# and libevent_extra (evhttp). Its flags apply to this strategy's objects only.
-LIBEVENT_CFLAGS := $(shell pkg-config --cflags libevent_core libevent_extra 2>/dev/null)
-LIBEVENT_LIBS   := $(shell pkg-config --libs libevent_core libevent_extra 2>/dev/null || echo -levent_core -levent_extra)
+# libevent from pkg-config: libevent_core (event loop, bufferevents, listener),
+# libevent_extra (evhttp) and libevent_pthreads (evthread_use_pthreads, for
+# --handoff). Its flags apply to this strategy's objects only.
+LIBEVENT_CFLAGS := $(shell pkg-config --cflags libevent_core libevent_extra libevent_pthreads 2>/dev/null)
+LIBEVENT_LIBS   := $(shell pkg-config --libs libevent_core libevent_extra libevent_pthreads 2>/dev/null || echo -levent_core -levent_extra -levent_pthreads)
 LIBEVENT_OBJS   := $(call obj,$(wildcard strategies/libevent/*.c))
 
 PROGRAMS += $(B)/muxbench-libevent

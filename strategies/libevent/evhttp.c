@@ -17,8 +17,20 @@
  * of payload pieces added by reference (zero-copy: they live in the shared
  * pattern), continuing when evhttp reports the batch written, then
  * evhttp_send_reply_end. At most BULK_BATCH bytes are queued at a time, so a
- * 1 GiB body never sits in memory. */
+ * 1 GiB body never sits in memory.
+ *
+ * With --handoff N, requests are answered as Bitcoin Core's httpserver
+ * answers them: the request callback copies what the reply needs (method,
+ * path, query, body) into a work item for N worker threads; a worker builds
+ * the answer (status, type, body — or the head of a /bulk stream) and makes
+ * the item's own event active with event_active (libevent, set up with
+ * evthread_use_pthreads, wakes its loop through its notification eventfd);
+ * the event's callback sends the reply on the loop thread with
+ * evhttp_send_reply, or starts the /bulk stream as above. evhttp reads no
+ * further request on a connection until its reply is sent. */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +81,7 @@ struct hconn {
 
 static struct {
     bool tcp;
+    unsigned workers; /* --handoff: requests answered by worker threads */
     session_stats *stats;
     hconn **by_fd;
     size_t cap;
@@ -191,45 +204,57 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg) {
     return bev;
 }
 
-static void reply(struct evhttp_request *req, int status, const char *type, const char *body, size_t len) {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
-    evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
-    stat_add(&H.stats->messages_out, 1);
-    stat_add(&H.stats->payload_bytes_out, len);
-    /* NULL reason: evhttp's standard phrase for the status. */
-    evhttp_send_reply(req, status, NULL, NULL);
+/* A request as the reply builder sees it: evhttp's own parse on the loop
+ * thread, or copies of it for a hand-off worker. */
+typedef struct {
+    enum evhttp_cmd_type cmd;
+    const char *path;
+    const char *query; /* or NULL */
+    const char *body;  /* POST / only */
+    size_t body_len;
+} request_view;
+
+/* What answers a request: a whole reply, or the head of a /bulk stream.
+ * Built without touching any evhttp object or counter, so a hand-off worker
+ * can build it; the loop thread sends it (send_answer). */
+typedef struct {
+    int status;
+    const char *type;
+    char body[512]; /* JSON-RPC replies, text bodies */
+    size_t len;
+    bool bulk;       /* 200 with a Content-Length of `bytes`, streamed from src */
+    uint64_t bytes;
+    payload_src src;
+} answer;
+
+static void answer_body(answer *a, int status, const char *type, int n) {
+    a->status = status;
+    a->type = type;
+    a->len = n < 0 ? 0 : (size_t)n < sizeof a->body ? (size_t)n : sizeof a->body - 1;
 }
 
-static void reply_text(struct evhttp_request *req, int status, const char *text) {
-    char body[64];
-    int n = snprintf(body, sizeof body, "%s\n", text);
-    reply(req, status, "text/plain", body, (size_t)n);
+static void answer_text(answer *a, int status, const char *text) {
+    answer_body(a, status, "text/plain", snprintf(a->body, sizeof a->body, "%s\n", text));
 }
 
-static void rpc_reply(struct evhttp_request *req, int status, const char *result, const char *error,
-                      const jsonrpc_request *rq) {
-    char body[512];
+static void answer_rpc(answer *a, int status, const char *result, const char *error, const jsonrpc_request *rq) {
     bool has_id = rq->id_len && rq->id_len < 256;
-    int n = snprintf(body, sizeof body, "{\"result\":%s,\"error\":%s,\"id\":%.*s}\n", result, error,
-                     has_id ? (int)rq->id_len : 4, has_id ? rq->id : "null");
-    reply(req, status, "application/json", body, (size_t)n);
+    answer_body(a, status, "application/json",
+                snprintf(a->body, sizeof a->body, "{\"result\":%s,\"error\":%s,\"id\":%.*s}\n", result, error,
+                         has_id ? (int)rq->id_len : 4, has_id ? rq->id : "null"));
 }
 
-static void handle_rpc(struct evhttp_request *req) {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    /* The body is at most MAX_BODY; pullup copies only if it spans chains. */
-    const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+static void build_rpc(const request_view *rv, answer *a) {
     jsonrpc_request rq;
-    if (!body || !jsonrpc_parse(body, len, &rq)) {
+    if (!rv->body || !jsonrpc_parse(rv->body, rv->body_len, &rq)) {
         memset(&rq, 0, sizeof rq);
-        rpc_reply(req, 500, "null", "{\"code\":-32700,\"message\":\"Parse error\"}", &rq);
+        answer_rpc(a, 500, "null", "{\"code\":-32700,\"message\":\"Parse error\"}", &rq);
     } else if (rq.method_len == 13 && !memcmp(rq.method, "getblockcount", 13)) {
         char height[24];
         snprintf(height, sizeof height, "%d", CHAIN_HEIGHT);
-        rpc_reply(req, 200, height, "null", &rq);
+        answer_rpc(a, 200, height, "null", &rq);
     } else {
-        rpc_reply(req, 404, "null", "{\"code\":-32601,\"message\":\"Method not found\"}", &rq);
+        answer_rpc(a, 404, "null", "{\"code\":-32601,\"message\":\"Method not found\"}", &rq);
     }
 }
 
@@ -244,6 +269,49 @@ static bool query_u64(const struct evkeyvalq *q, const char *name, uint64_t *out
     if (*end != '\0') return false;
     *out = x; /* overflow saturates, and the range checks reject it */
     return true;
+}
+
+/* GET /bulk?bytes=N[&chunk=C][&seed=S]: decides the head. (evhttp's query
+ * parser is a pure function: safe on a worker.) */
+static void build_bulk(const char *query, answer *a) {
+    uint64_t bytes = UINT64_MAX, chunk = 65536, seed = 1;
+    struct evkeyvalq q = {0}; /* an empty list; evhttp_parse_query_str initialises it too */
+    bool ok = query && evhttp_parse_query_str(query, &q) == 0 && query_u64(&q, "bytes", &bytes) &&
+              bytes <= MAX_BULK && query_u64(&q, "chunk", &chunk) && query_u64(&q, "seed", &seed) &&
+              chunk > 0 && chunk <= PAYLOAD_MAX_PIECE;
+    evhttp_clear_headers(&q);
+    if (!ok || payload_init(&a->src, seed, (size_t)chunk) != 0) {
+        answer_text(a, 400, "Bad Request");
+    } else if (bytes == 0) {
+        payload_free(&a->src);
+        answer_body(a, 200, "application/octet-stream", 0);
+    } else {
+        a->status = 200;
+        a->bulk = true;
+        a->bytes = bytes;
+    }
+}
+
+/* Routes one request. */
+static void build_answer(const request_view *rv, answer *a) {
+    a->bulk = false; /* the builders below set the rest */
+    if (rv->cmd == EVHTTP_REQ_POST && strcmp(rv->path, "/") == 0) {
+        build_rpc(rv, a);
+    } else if (strcmp(rv->path, "/bulk") == 0) {
+        if (rv->cmd == EVHTTP_REQ_GET) build_bulk(rv->query, a);
+        else answer_text(a, 405, "Method Not Allowed");
+    } else {
+        answer_text(a, 404, "Not Found");
+    }
+}
+
+static void reply(struct evhttp_request *req, int status, const char *type, const char *body, size_t len) {
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+    evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+    stat_add(&H.stats->messages_out, 1);
+    stat_add(&H.stats->payload_bytes_out, len);
+    /* NULL reason: evhttp's standard phrase for the status. */
+    evhttp_send_reply(req, status, NULL, NULL);
 }
 
 /* Queues the next batch of pieces; the last one ends the response. */
@@ -278,42 +346,27 @@ static void bulk_done(struct evhttp_request *req, void *arg) {
     bulk_free(b);
 }
 
-/* GET /bulk?bytes=N[&chunk=C][&seed=S] */
-static void handle_bulk(struct evhttp_request *req, hconn *hc, const char *query) {
-    uint64_t bytes = UINT64_MAX, chunk = 65536, seed = 1;
-    struct evkeyvalq q = {0}; /* an empty list; evhttp_parse_query_str initialises it too */
-    bool ok = query && evhttp_parse_query_str(query, &q) == 0 && query_u64(&q, "bytes", &bytes) &&
-              bytes <= MAX_BULK && query_u64(&q, "chunk", &chunk) && query_u64(&q, "seed", &seed) &&
-              chunk > 0 && chunk <= PAYLOAD_MAX_PIECE;
-    evhttp_clear_headers(&q);
-    payload_src src;
-    if (!ok || payload_init(&src, seed, (size_t)chunk) != 0) {
-        reply_text(req, 400, "Bad Request");
-        return;
-    }
-    if (bytes == 0) {
-        payload_free(&src);
-        reply(req, 200, "application/octet-stream", "", 0);
-        return;
-    }
+/* Starts a /bulk body whose head was decided: takes over a->src. */
+static void start_bulk(struct evhttp_request *req, hconn *hc, answer *a) {
     bulk *b = hc ? calloc(1, sizeof *b) : NULL;
     if (b) b->batch = evbuffer_new();
     if (!b || !b->batch) {
         free(b);
-        payload_free(&src);
-        reply_text(req, 500, "Internal Server Error");
+        payload_free(&a->src);
+        answer_text(a, 500, "Internal Server Error");
+        reply(req, a->status, a->type, a->body, a->len);
         return;
     }
-    b->src = src;
+    b->src = a->src;
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     char length[24];
-    snprintf(length, sizeof length, "%" PRIu64, bytes);
+    snprintf(length, sizeof length, "%" PRIu64, a->bytes);
     evhttp_add_header(h, "Content-Type", "application/octet-stream");
     /* With Content-Length set, evhttp does not use chunked framing. */
     evhttp_add_header(h, "Content-Length", length);
     b->req = req;
     b->hc = hc;
-    b->left = bytes;
+    b->left = a->bytes;
     hc->bulk = b;
     evhttp_request_set_on_complete_cb(req, bulk_done, b);
     stat_add(&H.stats->messages_out, 1);
@@ -321,34 +374,140 @@ static void handle_bulk(struct evhttp_request *req, hconn *hc, const char *query
     bulk_continue(NULL, b);
 }
 
-static void on_request(struct evhttp_request *req, void *arg) {
-    (void)arg;
-    stat_add(&H.stats->messages_in, 1);
-    hconn *hc = track(req);
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    if (!path) path = "";
-    if (cmd == EVHTTP_REQ_POST && strcmp(path, "/") == 0) {
-        handle_rpc(req);
-    } else if (strcmp(path, "/bulk") == 0) {
-        if (cmd == EVHTTP_REQ_GET) handle_bulk(req, hc, evhttp_uri_get_query(uri));
-        else reply_text(req, 405, "Method Not Allowed");
-    } else {
-        reply_text(req, 404, "Not Found");
-    }
+/* Loop thread: sends what answers req. */
+static void send_answer(struct evhttp_request *req, hconn *hc, answer *a) {
+    if (a->bulk) start_bulk(req, hc, a);
+    else reply(req, a->status, a->type, a->body, a->len);
 }
 
-void evhttp_setup(struct event_base *base, int listen_fd, bool tcp, session_stats *stats) {
+/* Hand-off (--handoff N), the way Bitcoin Core's httpserver does it: the
+ * request callback queues a work item on a queue served by N worker threads
+ * (mutex + condition variable, its WorkQueue); a worker builds the answer
+ * and makes the item's own event active (event_active on an event created
+ * per request: Bitcoin Core's HTTPEvent); libevent wakes its loop through its
+ * notification eventfd (one write while a notification is pending covers
+ * every reply that comes in meanwhile), and the event's callback sends the
+ * reply on the loop thread. Workers see only the item: copies of the method,
+ * path, query and body, never the evhttp request. */
+typedef struct hwork hwork;
+struct hwork {
+    hwork *next;
+    struct event *ev;
+    struct evhttp_request *req;
+    request_view rv; /* points into text */
+    answer a;
+    char text[];     /* path \0 query \0 body */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t more;
+    hwork *head, *tail;
+} Q = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL};
+
+static void *worker(void *arg) {
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&Q.lock);
+        while (!Q.head) pthread_cond_wait(&Q.more, &Q.lock);
+        hwork *w = Q.head;
+        Q.head = w->next;
+        if (!Q.head) Q.tail = NULL;
+        pthread_mutex_unlock(&Q.lock);
+        build_answer(&w->rv, &w->a);
+        /* Several workers: an atomic add, unlike the loop's counters. */
+        atomic_fetch_add_explicit(&H.stats->handoff_wakeups, 1, memory_order_relaxed);
+        event_active(w->ev, EV_TIMEOUT, 0); /* w belongs to the loop from here */
+    }
+    return NULL;
+}
+
+/* The item's event: its answer is ready. */
+static void on_answered(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    hwork *w = arg;
+    struct evhttp_request *req = w->req;
+    event_free(w->ev);
+    if (evhttp_request_get_connection(req)) {
+        send_answer(req, track(req), &w->a);
+    } else {
+        /* The connection failed meanwhile (EOF, timeout): evhttp detached
+         * this unanswered request from it and left it to its owner — us —
+         * instead of freeing it. Nothing is sent; freeing it is all. */
+        if (w->a.bulk) payload_free(&w->a.src);
+        evhttp_request_free(req);
+    }
+    free(w);
+}
+
+/* Queues req for a worker; false on ENOMEM (the loop answers it then). */
+static bool hand_off(struct evhttp_request *req, const request_view *rv, struct event_base *base) {
+    size_t plen = strlen(rv->path) + 1, qlen = rv->query ? strlen(rv->query) + 1 : 0;
+    hwork *w = malloc(sizeof *w + plen + qlen + rv->body_len);
+    if (!w) return false;
+    w->ev = event_new(base, -1, 0, on_answered, w);
+    if (!w->ev) {
+        free(w);
+        return false;
+    }
+    w->next = NULL;
+    w->req = req;
+    char *t = w->text;
+    w->rv = (request_view){.cmd = rv->cmd, .path = memcpy(t, rv->path, plen), .body_len = rv->body_len};
+    t += plen;
+    if (qlen) w->rv.query = memcpy(t, rv->query, qlen);
+    t += qlen;
+    if (rv->body) w->rv.body = memcpy(t, rv->body, rv->body_len);
+    stat_add(&H.stats->handoff_jobs, 1);
+    pthread_mutex_lock(&Q.lock);
+    if (Q.tail) Q.tail->next = w;
+    else Q.head = w;
+    Q.tail = w;
+    pthread_cond_signal(&Q.more);
+    pthread_mutex_unlock(&Q.lock);
+    return true;
+}
+
+static void on_request(struct evhttp_request *req, void *arg) {
+    struct event_base *base = arg;
+    stat_add(&H.stats->messages_in, 1);
+    hconn *hc = track(req); /* adopts a connection first seen here, even when handed off */
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    request_view rv = {
+        .cmd = evhttp_request_get_command(req),
+        .path = path ? path : "",
+        .query = uri ? evhttp_uri_get_query(uri) : NULL,
+    };
+    if (rv.cmd == EVHTTP_REQ_POST && strcmp(rv.path, "/") == 0) {
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        rv.body_len = evbuffer_get_length(in);
+        /* At most MAX_BODY; pullup copies only if it spans chains. */
+        rv.body = rv.body_len ? (const char *)evbuffer_pullup(in, -1) : "";
+    }
+    if (H.workers && hand_off(req, &rv, base)) return;
+    answer a;
+    build_answer(&rv, &a);
+    send_answer(req, hc, &a);
+}
+
+void evhttp_setup(struct event_base *base, int listen_fd, bool tcp, session_stats *stats,
+                  unsigned handoff) {
     H.tcp = tcp;
     H.stats = stats;
+    H.workers = handoff;
+    for (unsigned i = 0; i < handoff; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, worker, NULL) != 0) control_fatal("cannot start hand-off worker %u", i);
+        pthread_detach(t);
+    }
     struct evhttp *http = evhttp_new(base);
     if (!http) control_fatal("evhttp_new failed");
     evhttp_set_max_headers_size(http, MAX_HEADERS);
     evhttp_set_max_body_size(http, MAX_BODY);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
     evhttp_set_timeout(http, TIMEOUT_S);
-    evhttp_set_gencb(http, on_request, NULL);
+    evhttp_set_gencb(http, on_request, base);
     fresh.ev = event_new(base, -1, 0, adopt_new, NULL);
     if (!fresh.ev) control_fatal("event_new failed");
     evhttp_set_bevcb(http, make_bev, NULL);

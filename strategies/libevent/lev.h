@@ -36,9 +36,12 @@ void lev_set_nodelay(int fd);
 void lev_listener_guard(struct evconnlistener *lis, const char *strategy);
 
 /* Register the two servers on base (main then announces and runs the loop).
- * Both take ownership of listen_fd. */
+ * Both take ownership of listen_fd. handoff: worker threads that build the
+ * replies (--handoff N; libevent must then have been set up for threads with
+ * evthread_use_pthreads before the base was created). */
 void bev_setup(struct event_base *base, int listen_fd, bool tcp, const session_opts *opts,
-               session_stats *stats);
-void evhttp_setup(struct event_base *base, int listen_fd, bool tcp, session_stats *stats);
+               session_stats *stats, unsigned handoff);
+void evhttp_setup(struct event_base *base, int listen_fd, bool tcp, session_stats *stats,
+                  unsigned handoff);
 
 #endif

@@ -1,6 +1,9 @@
 /* muxbench-libevent: the libevent strategies (see lev.h). Without flags it
  * runs bufferevents over the shared session (variant "libevent"); with
- * --evhttp it runs libevent's HTTP server (variant "evhttp"). */
+ * --evhttp it runs libevent's HTTP server (variant "evhttp"). With
+ * --handoff N, worker threads build the replies and wake the loop with
+ * event_active, so libevent runs with its pthread locks (and the base gets
+ * its notification eventfd); without, libevent runs unlocked. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -9,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/thread.h>
 #include <event2/util.h>
 
 #include "../net/counters.h"
@@ -85,12 +89,17 @@ int main(int argc, char **argv) {
      * path: the other strategies make them uncounted, so pause counting. */
     int counting = g_counting;
     g_counting = 0;
+    /* Hand-off workers make events active from their threads: libevent
+     * needs its locks for that, and a base created afterwards gets a
+     * notification eventfd to wake its loop. Without workers nothing else
+     * touches the base, so it runs unlocked, as by default. */
+    if (args.handoff && evthread_use_pthreads() != 0) control_fatal("evthread_use_pthreads failed");
     struct event_base *base = lev_base_new();
     if (evhttp) {
-        evhttp_setup(base, listen_fd, tcp, &stats);
+        evhttp_setup(base, listen_fd, tcp, &stats, args.handoff);
     } else {
         session_opts opts = {.proto = args.proto, .verify_checksum = args.verify_checksum};
-        bev_setup(base, listen_fd, tcp, &opts, &stats);
+        bev_setup(base, listen_fd, tcp, &opts, &stats, args.handoff);
     }
     g_counting = counting;
     control_start(&args, &bound, &stats);

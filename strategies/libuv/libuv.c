@@ -13,16 +13,29 @@
  * (uv__io_stop of POLLOUT queues it whether or not POLLOUT was armed), so a
  * request/response costs read + write + EPOLL_CTL_MOD (seen with strace).
  *
+ * Output that reaches a connection from outside its own callbacks (a relayed
+ * inv, a hand-off worker's reply) is collected from the hub by a uv_check_t
+ * handle, which libuv runs once per loop iteration right after the I/O
+ * callbacks of the poll phase: each session hub_next() returns gets the same
+ * treatment as after a read (write, restart reading if the reply lifted the
+ * backpressure, close when done). With --handoff N the workers wake the loop
+ * with uv_async_send on one uv_async_t (libuv's own eventfd, watched by its
+ * epoll set; sends coalesce while one is pending); its callback collects at
+ * once. Without hand-off no async handle is created.
+ *
  * The syscalls libuv makes are counted by net/interpose.c (linked into this
  * program), which defines read, writev, accept4, epoll_wait, ... so libuv's
  * calls bind to counting versions, and counts wakeups at epoll_wait. The one
  * exception is close: see note_close(). */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <uv.h>
 
+#include "../core/hub.h"
 #include "../core/session.h"
 #include "../net/control.h"
 #include "../net/counters.h"
@@ -56,6 +69,9 @@ static struct {
         uv_pipe_t pipe;
     } listener;
     bool tcp;
+    hub *hub;
+    uv_check_t collect;  /* after every poll phase: hub output */
+    uv_async_t wake;     /* hand-off replies are ready (only with --handoff) */
     session_opts opts;
     session_stats stats;
     /* libuv calls the read callback right after each read, and the session
@@ -169,6 +185,32 @@ static void on_write(uv_write_t *req, int status) {
     settle(c); /* writes what is left; reads again if the output has drained */
 }
 
+/* Connections that gained output from outside their own callbacks. A
+ * connection already closing (uv_close called, on_closed not run yet: its
+ * session is still registered for relay) is left alone. */
+static void serve_hub(void) {
+    session *s;
+    while ((s = hub_next(g.hub))) {
+        conn *c = session_owner(s);
+        if (!uv_is_closing(&c->h.handle)) settle(c);
+    }
+}
+
+static void on_check(uv_check_t *h) {
+    (void)h;
+    serve_hub();
+}
+
+/* A worker finished a reply; libuv has read its eventfd already. */
+static void on_wake(uv_async_t *h) {
+    (void)h;
+    serve_hub();
+}
+
+/* hub_wake_fn: runs on a worker thread. uv_async_send is libuv's one
+ * thread-safe call; it writes the loop's eventfd unless a send is pending. */
+static void wake_loop(void *arg) { uv_async_send(arg); }
+
 static void on_closed_unaccepted(uv_handle_t *h) { free(h->data); }
 
 static void on_connection(uv_stream_t *server, int status) {
@@ -195,13 +237,16 @@ static void on_connection(uv_stream_t *server, int status) {
     /* Replies are small and latency-bound: no Nagle delay, as every strategy. */
     if (g.tcp) uv_tcp_nodelay(&c->h.tcp, 1);
     c->s = session_new(&g.opts, &g.stats);
+    if (c->s) session_set_owner(c->s, c);
     if (!c->s || !read_start(c)) conn_close(c);
 }
 
 int main(int argc, char **argv) {
     server_args args;
     server_args_parse(argc, argv, "libuv", &args);
-    g.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum};
+    g.hub = hub_new(&(hub_opts){.workers = args.handoff, .wake = wake_loop, .wake_arg = &g.wake}, &g.stats);
+    if (!g.hub) control_fatal("cannot start %u hand-off workers: %s", args.handoff, strerror(errno));
+    g.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum, .hub = g.hub};
     endpoint bound;
     int fd = server_listen(&args, &bound);
     g.tcp = bound.family != AF_UNIX;
@@ -228,6 +273,14 @@ int main(int argc, char **argv) {
     }
     if (err == 0) err = uv_listen(&g.listener.stream, args.backlog, on_connection);
     if (err != 0) control_fatal("adopting the listener: %s", uv_strerror(err));
+    /* A check handle does not shorten libuv's poll timeout: the loop still
+     * sleeps in epoll_wait until there is I/O, and this runs after each. */
+    if (uv_check_init(&g.loop, &g.collect) != 0 || uv_check_start(&g.collect, on_check) != 0)
+        control_fatal("uv_check_start failed");
+    /* Workers call uv_async_send only after uv_run has started (they get
+     * jobs from connections), so the handle is ready before any send. */
+    if (args.handoff && (err = uv_async_init(&g.loop, &g.wake, on_wake)) != 0)
+        control_fatal("uv_async_init: %s", uv_strerror(err));
     uv_run(&g.loop, UV_RUN_NOWAIT);
     g_counting = counting;
     control_start(&args, &bound, &g.stats);
