@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -12,18 +14,38 @@
 
 #include "counters.h"
 
+/* The counters have one writer, the loop thread: the main thread in every
+ * program that links this file, the one that runs constructors. Calls made
+ * on other threads (a hand-off worker's wake-up write inside uv_async_send
+ * or event_active) are not counted; the hub counts wake-ups instead. */
+static _Thread_local bool loop_thread;
+__attribute__((constructor)) static void mark_loop_thread(void) { loop_thread = true; }
+
 static long counted(sc_kind kind, long ret) {
-    if (g_counting) ctr_syscall(kind, ret, ret < 0 ? errno : 0);
+    if (g_counting && loop_thread) ctr_syscall(kind, ret, ret < 0 ? errno : 0);
     return ret;
 }
 
-ssize_t read(int fd, void *buf, size_t n) { return counted(SC_READ, syscall(SYS_read, fd, buf, n)); }
+/* The library's wake-up eventfd (libuv's async handle, libevent's base
+ * notification): reading it is a wake-up, not data, so it is counted as
+ * "other", as net/wakefd.c counts an eventfd drain. Both libraries create it
+ * with eventfd() at start-up and keep it. */
+#define WAKE_FDS 1024
+static bool wake_fd[WAKE_FDS];
+int eventfd(unsigned int initval, int flags) {
+    int fd = (int)syscall(SYS_eventfd2, initval, flags);
+    if (fd >= 0 && fd < WAKE_FDS) wake_fd[fd] = true;
+    return fd;
+}
+static sc_kind io_kind(int fd, sc_kind k) { return fd >= 0 && fd < WAKE_FDS && wake_fd[fd] ? SC_OTHER : k; }
+
+ssize_t read(int fd, void *buf, size_t n) { return counted(io_kind(fd, SC_READ), syscall(SYS_read, fd, buf, n)); }
 ssize_t readv(int fd, const struct iovec *iov, int n) { return counted(SC_READ, syscall(SYS_readv, fd, iov, n)); }
 ssize_t recv(int fd, void *buf, size_t n, int flags) {
     return counted(SC_READ, syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL));
 }
 ssize_t recvmsg(int fd, struct msghdr *m, int flags) { return counted(SC_READ, syscall(SYS_recvmsg, fd, m, flags)); }
-ssize_t write(int fd, const void *buf, size_t n) { return counted(SC_WRITE, syscall(SYS_write, fd, buf, n)); }
+ssize_t write(int fd, const void *buf, size_t n) { return counted(io_kind(fd, SC_WRITE), syscall(SYS_write, fd, buf, n)); }
 ssize_t send(int fd, const void *buf, size_t n, int flags) {
     return counted(SC_WRITE, syscall(SYS_sendto, fd, buf, n, flags, NULL, 0));
 }
@@ -37,7 +59,10 @@ int accept4(int fd, struct sockaddr *a, socklen_t *l, int flags) {
 int accept(int fd, struct sockaddr *a, socklen_t *l) {
     return (int)counted(SC_ACCEPT, syscall(SYS_accept4, fd, a, l, 0));
 }
-int close(int fd) { return (int)counted(SC_CLOSE, syscall(SYS_close, fd)); }
+int close(int fd) {
+    if (fd >= 0 && fd < WAKE_FDS) wake_fd[fd] = false;
+    return (int)counted(SC_CLOSE, syscall(SYS_close, fd));
+}
 /* libevent asks FIONREAD before every read: a real syscall per read. */
 int ioctl(int fd, unsigned long request, ...) {
     va_list ap;
