@@ -17,7 +17,10 @@
  * Output: at most one send in flight per connection, IORING_OP_SEND for one
  * segment and IORING_OP_SENDMSG for several; the segments stay valid until
  * session_output_done, and a short send just leads to the next send of what
- * is left. */
+ * is left.
+ *
+ * Output from outside the connection's CQEs (relay, hand-off replies) goes
+ * through the same settle() when the loop collects it from the hub. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,6 +115,11 @@ static void settle(loop *l, conn *c) {
 }
 
 void cmp_start(loop *l, conn *c) { arm_recv(l, c); }
+
+/* From the hub: a relayed message or a hand-off reply was queued. A send
+ * already in flight picks it up on its completion; a reply may also have
+ * unblocked input (the recv is re-armed if it had been cancelled). */
+void cmp_serve(loop *l, conn *c) { settle(l, c); }
 
 static void on_recv(loop *l, conn *c, const struct io_uring_cqe *cqe) {
     if (!(cqe->flags & IORING_CQE_F_MORE)) c->recv_armed = false;

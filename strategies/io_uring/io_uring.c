@@ -11,6 +11,18 @@
  * (poll_mode.c) uses the ring only to learn readiness, then reads and writes
  * with plain syscalls like epoll.
  *
+ * Output from outside a connection's own CQEs (a relayed inv, a hand-off
+ * worker's reply) is collected with hub_next() after every batch (and after
+ * the readiness mode's ready list), as the last thing before the next enter:
+ * each such connection gets a send if none is in flight (completion) or a
+ * turn of reading and writing (readiness), and is closed when its session is
+ * done. With --handoff N the workers wake the loop through the ring (wake.c):
+ * completion mode posts an IORING_OP_MSG_RING message from a small ring per
+ * worker straight into the loop's CQ (an eventfd read by an async READ where
+ * the kernel lacks MSG_RING, or with --wake-eventfd); readiness mode watches
+ * an eventfd with a multishot POLL_ADD. Either way the wake-up is a CQE in the
+ * batch that io_uring_submit_and_wait returns.
+ *
  * Closing: a connection's outstanding requests are cancelled, and the socket
  * is closed and the connection freed only when their last CQE is back, so no
  * CQE ever refers to freed memory or to a reused descriptor.
@@ -112,6 +124,7 @@ static void on_accept(loop *l, const struct io_uring_cqe *cqe) {
         return;
     }
     c->fd = fd;
+    session_set_owner(c->s, c);
     if (l->poll_mode) rdy_start(l, c);
     else cmp_start(l, c);
 }
@@ -180,6 +193,21 @@ static bool ring_open(loop *l, char *why, size_t n) {
     return true;
 }
 
+/* Connections that gained output (or may read again) from outside their own
+ * CQEs. Last before the next enter, so nothing found here waits for another
+ * event; serving them queues SQEs and, in readiness mode, may fill the ready
+ * list, which only makes the next enter not wait. */
+static void serve_hub(loop *l) {
+    session *s;
+    while ((s = hub_next(l->hub))) {
+        conn *c = session_owner(s);
+        if (c->retiring) continue; /* its requests are being cancelled; nothing more to send */
+        if (l->poll_mode) rdy_serve(l, c);
+        else cmp_serve(l, c);
+        conn_reap(l, c); /* frees c if that closed it with nothing in flight */
+    }
+}
+
 static void probe(loop *l) {
     char why[256] = "";
     bool ok = ring_open(l, why, sizeof why);
@@ -193,11 +221,12 @@ int main(int argc, char **argv) {
     static loop l;
     /* Our own flags come out of argv before the common parser sees it. The
      * harness appends --probe after the variant's args, so look everywhere. */
-    bool want_probe = false;
+    bool want_probe = false, want_eventfd = false;
     int kept = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--poll-mode")) l.poll_mode = true;
         else if (!strcmp(argv[i], "--probe")) want_probe = true;
+        else if (!strcmp(argv[i], "--wake-eventfd")) want_eventfd = true; /* test the fallback */
         else argv[kept++] = argv[i];
     }
     argc = kept;
@@ -206,12 +235,18 @@ int main(int argc, char **argv) {
 
     server_args args;
     server_args_parse(argc, argv, "io_uring", &args);
-    l.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum};
     endpoint bound;
     l.listen_fd = server_listen(&args, &bound);
     l.tcp = bound.family != AF_UNIX;
     char why[256];
     if (!ring_open(&l, why, sizeof why)) control_fatal("%s", why);
+    /* The wake-up depends on what the ring supports, so the hub (and its
+     * workers) start only now, before any connection exists. */
+    hub_opts ho = {.workers = args.handoff};
+    wake_setup(&l, args.handoff, want_eventfd, &ho);
+    l.hub = hub_new(&ho, &l.stats);
+    if (!l.hub) control_fatal("cannot start %u hand-off workers: %s", args.handoff, strerror(errno));
+    l.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum, .hub = l.hub};
     arm_accept(&l);
     control_start(&args, &bound, &l.stats);
 
@@ -235,6 +270,10 @@ int main(int argc, char **argv) {
                 on_accept(&l, cqe);
                 continue;
             }
+            if (k == OP_WAKE) { /* collected below, with everything else */
+                wake_complete(&l, cqe);
+                continue;
+            }
             /* A request's last CQE (multishot ones say so by dropping F_MORE). */
             if (!(cqe->flags & IORING_CQE_F_MORE)) c->inflight--;
             if (l.poll_mode) rdy_complete(&l, c, k, cqe);
@@ -244,5 +283,6 @@ int main(int argc, char **argv) {
         io_uring_cq_advance(&l.ring, n);
         if (n > 0) sc_wakeup(n);
         if (l.poll_mode) rdy_drain_ready_list(&l);
+        serve_hub(&l);
     }
 }

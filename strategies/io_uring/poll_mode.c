@@ -16,7 +16,10 @@
  * submits without waiting). While the session does not want input, the
  * connection is simply not read; the readable flag keeps the edge. A one-shot
  * POLLOUT is checked against the socket's state when armed: level, so it
- * needs no such care. */
+ * needs no such care.
+ *
+ * Output from outside the connection's CQEs (relay, hand-off replies) gets
+ * a turn through the same serve() when the loop collects it from the hub. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -95,6 +98,13 @@ void rdy_complete(loop *l, conn *c, op_kind k, const struct io_uring_cqe *cqe) {
      * flags alone; serve re-arms what ended. */
     if (c->on_ready_list) return; /* served when the ready list is drained */
     serve(l, c);
+}
+
+/* From the hub: output was queued (relay, a hand-off reply, which may also
+ * let held-back input be read). A connection on the ready list gets its turn
+ * there anyway. */
+void rdy_serve(loop *l, conn *c) {
+    if (!c->on_ready_list) serve(l, c);
 }
 
 void rdy_drain_ready_list(loop *l) {

@@ -9,7 +9,11 @@
  *
  * Both modes share the ring, multishot accept, the main loop and the rule
  * that makes freeing safe: a connection counts its requests whose final CQE
- * has not arrived yet (`inflight`), and is freed only when that reaches 0. */
+ * has not arrived yet (`inflight`), and is freed only when that reaches 0.
+ *
+ * Output that does not come from a connection's own CQEs (a relayed inv, a
+ * hand-off worker's reply) is collected from the hub after every batch; the
+ * hand-off workers wake the loop through the ring itself (wake.c). */
 #ifndef MUXBENCH_URING_H
 #define MUXBENCH_URING_H
 
@@ -17,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../core/hub.h"
 #include "../core/session.h"
 
 #define MAX_IOV 64
@@ -31,6 +36,7 @@ typedef enum {
     OP_CANCEL,   /* both: cancellation of a connection's requests */
     OP_POLL_IN,  /* readiness: multishot POLLIN */
     OP_POLL_OUT, /* readiness: one-shot POLLOUT */
+    OP_WAKE,     /* both: hand-off replies are ready (no connection; wake.c) */
 } op_kind;
 #define OP_MASK 7u
 
@@ -52,11 +58,23 @@ typedef struct conn {
     struct iovec iov[MAX_IOV];
 } conn;
 
+/* How hand-off workers wake the loop (wake.c). */
+typedef enum {
+    WAKE_NONE,         /* no hand-off workers */
+    WAKE_MSG_RING,     /* completion mode: IORING_OP_MSG_RING from a ring per worker */
+    WAKE_EVENTFD_READ, /* completion mode without MSG_RING: an async read of an eventfd */
+    WAKE_EVENTFD_POLL, /* readiness mode: multishot POLL_ADD on an eventfd, then read() */
+} wake_kind;
+
 typedef struct {
     struct io_uring ring;
     int listen_fd;
     bool poll_mode, tcp;
     bool accept_stalled; /* out of descriptors: accept re-armed when one closes */
+    hub *hub;
+    wake_kind wake;
+    int wake_fd;         /* eventfd wake-ups only, else -1 */
+    uint64_t wake_count; /* completion mode's eventfd read lands here */
     session_opts opts;
     session_stats stats;
     /* completion: provided buffers (group BGID), recycled right after use */
@@ -81,9 +99,19 @@ void conn_retire(loop *l, conn *c);
  * in flight any more. c must not be used afterwards. */
 void conn_reap(loop *l, conn *c);
 
+/* wake.c: picks the wake-up for `workers` hand-off workers (the eventfd one
+ * if asked to), arms it, and fills in the hub's wake function. */
+void wake_setup(loop *l, unsigned workers, bool want_eventfd, hub_opts *o);
+const char *wake_name(wake_kind w);
+/* The loop thread saw an OP_WAKE CQE: consume it and re-arm if needed (the
+ * caller collects hub output after the batch). */
+void wake_complete(loop *l, const struct io_uring_cqe *cqe);
+
 /* completion.c */
 bool bufring_setup(loop *l, char *why, size_t n);
 void cmp_start(loop *l, conn *c);
+/* c gained output (or may take input again) from outside its CQEs. */
+void cmp_serve(loop *l, conn *c);
 void cmp_complete(loop *l, conn *c, op_kind k, const struct io_uring_cqe *cqe);
 
 /* poll_mode.c */
@@ -91,5 +119,7 @@ bool rdy_setup(loop *l);
 void rdy_start(loop *l, conn *c);
 void rdy_complete(loop *l, conn *c, op_kind k, const struct io_uring_cqe *cqe);
 void rdy_drain_ready_list(loop *l);
+/* c gained output (or may take input again) from outside its CQEs. */
+void rdy_serve(loop *l, conn *c);
 
 #endif
