@@ -1,6 +1,6 @@
 /* End to end on the real native programs: every built strategy × every
  * scenario × both transports, with the scenarios' quick sizes (100
- * connections, 20,000 round trips, 64 MiB transfers). Asserts behaviour —
+ * connections, 20,000 round trips, 64 MiB transfers, 200 relayed invs). Asserts behaviour —
  * exact work done, every piece verified, server counters equal to the
  * client's — never speed. `npm test` builds first, so a missing program is a
  * failure here, not a skip. */
@@ -12,8 +12,48 @@ import { CLI, REPO, tempRoot } from './harness-fixture.js';
 import { loadCatalog, findExecutable } from '../harness/catalog.js';
 import { LOADGEN_COMMAND } from '../harness/paths.js';
 import { readResults } from '../harness/results.js';
+import type { Params } from '../harness/catalog.js';
+import type { RepetitionMetrics } from '../harness/metrics.js';
 
 const catalog = loadCatalog(REPO);
+
+/* The exact work each load generator driver does for its parameters, as the
+ * server and the client both counted it. */
+function expectWork(id: string, driver: string, p: Params, m: RepetitionMetrics): void {
+  const pieces = p.bytes !== undefined ? Math.ceil(p.bytes / p.chunk!) : 0;
+  switch (driver) {
+    case 'peer-ping':
+    case 'http-rpc':
+    case 'http-churn':
+      // Round trips: exactly the requested number, one message in and one out per operation.
+      assert.equal(m.ops, p.requests, `${id}: ops`);
+      assert.equal(m.server.messages_in, p.requests, `${id}: server messages in`);
+      assert.equal(m.server.messages_out, p.requests, `${id}: server messages out`);
+      assert.equal(m.latency_us?.count, p.requests, `${id}: latency samples`);
+      break;
+    case 'peer-relay':
+      // Every inv reaches every other peer: one delivery per copy the server queued.
+      assert.equal(m.server.messages_in, p.requests, `${id}: invs announced`);
+      assert.equal(m.ops, p.requests! * (p.connections - 1), `${id}: deliveries`);
+      assert.equal(m.server.relayed, m.ops, `${id}: relayed copies`);
+      assert.equal(m.latency_us?.count, m.ops, `${id}: latency samples`);
+      break;
+    case 'peer-upload':
+      // The server verified every uploaded byte; the client saw every acknowledgement.
+      assert.equal(m.ops, pieces, `${id}: blocks`);
+      assert.equal(m.bytes.payload, p.bytes, `${id}: payload bytes`);
+      assert.equal(m.server.payload_bytes_in, p.bytes, `${id}: server verified bytes`);
+      assert.equal(m.server.messages_out, p.active, `${id}: one acknowledgement per uploader`);
+      break;
+    default:
+      // Bulk downloads: every byte arrived and every piece was hash-verified.
+      assert.equal(m.bytes.payload, p.bytes, `${id}: payload bytes`);
+      assert.equal(m.ops, pieces, `${id}: pieces`);
+      assert.equal(m.client.verified_pieces, pieces, `${id}: verified pieces`);
+      assert.equal(m.server.payload_bytes_out, p.bytes, `${id}: server payload bytes`);
+      assert.ok(m.bytes.received > p.bytes!, `${id}: framing bytes on top of the payload`);
+  }
+}
 
 test('every strategy and the load generator are built', () => {
   assert.ok(findExecutable(LOADGEN_COMMAND, REPO), 'load generator not built (npm run build)');
@@ -43,6 +83,7 @@ test('run --quick: every cell does its exact work, verified, with agreeing count
   for (const cell of results.cells) {
     const p = cell.params;
     assert.equal(p.connections, 100, cell.id);
+    if (catalog.scenarios.find((x) => x.name === cell.scenario)?.defaults.active === undefined) assert.equal(p.active, 100, cell.id);
     for (const rep of cell.repetitions) {
       const m = rep.metrics!;
       const c = rep.consistency!;
@@ -51,21 +92,8 @@ test('run --quick: every cell does its exact work, verified, with agreeing count
       assert.equal(c.server_written_bytes, c.client_bytes_received, `${cell.id}: written bytes`);
       assert.equal(m.bytes.sent, c.client_bytes_sent, cell.id);
       assert.equal(m.server.protocol_errors, 0, cell.id);
-      if (p.requests !== undefined) {
-        // Round trips: exactly the requested number, one message in and one out per operation.
-        assert.equal(m.ops, p.requests, `${cell.id}: ops`);
-        assert.equal(m.server.messages_in, p.requests, `${cell.id}: server messages in`);
-        assert.equal(m.server.messages_out, p.requests, `${cell.id}: server messages out`);
-        assert.equal(m.latency_us?.count, p.requests, `${cell.id}: latency samples`);
-      } else {
-        // Bulk: every byte arrived and every piece was hash-verified.
-        const pieces = Math.ceil(p.bytes! / p.chunk!);
-        assert.equal(m.bytes.payload, p.bytes, `${cell.id}: payload bytes`);
-        assert.equal(m.ops, pieces, `${cell.id}: pieces`);
-        assert.equal(m.client.verified_pieces, pieces, `${cell.id}: verified pieces`);
-        assert.equal(m.server.payload_bytes_out, p.bytes, `${cell.id}: server payload bytes`);
-        assert.ok(m.bytes.received > p.bytes!, `${cell.id}: framing bytes on top of the payload`);
-      }
+      const scenario = catalog.scenarios.find((x) => x.name === cell.scenario)!;
+      expectWork(cell.id, scenario.driver, p, m);
       assert.ok(m.server.cpu_user_us + m.server.cpu_sys_us > 0, `${cell.id}: server CPU measured`);
       // A runtime that cannot see its syscalls (Node.js) says so in its manifest.
       const countsSyscalls = !catalog.strategies.find((v) => v.name === cell.strategy)?.limitations.syscall_counts;
