@@ -48,6 +48,8 @@ export interface Scenario {
   limits: Record<string, ParamLimit>;
   /* Parameters without a default that the driver takes when given (e.g. rate). */
   optional: string[];
+  /* Server counters that must equal a client figure ("ops" or "payload") in every repetition. */
+  agrees: Record<string, 'ops' | 'payload'>;
   file: string;
 }
 
@@ -247,9 +249,18 @@ export function parseScenario(data: unknown, rel: string): Scenario {
   }
   const optional = data.optional === undefined ? [] : strArray(data, 'optional', rel, 'optional', true);
   for (const k of optional) if (!PARAM_RE.test(k)) throw new CatalogError(rel, 'optional', `contains "${k}", not a valid parameter name`);
+  const agrees: Record<string, 'ops' | 'payload'> = {};
+  if (data.server_agrees !== undefined) {
+    if (!isObject(data.server_agrees)) throw new CatalogError(rel, 'server_agrees', 'must be an object of server counter: "ops" or "payload"');
+    for (const [k, v] of Object.entries(data.server_agrees)) {
+      if (v !== 'ops' && v !== 'payload') throw new CatalogError(rel, `server_agrees.${k}`, 'must be "ops" or "payload"');
+      agrees[k] = v;
+    }
+  }
   return {
     name,
     optional,
+    agrees,
     protocol: str(data, 'protocol', rel, 'protocol')!,
     driver: str(data, 'driver', rel, 'driver')!,
     summary: str(data, 'summary', rel, 'summary')!,

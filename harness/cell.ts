@@ -183,7 +183,7 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
     const result = parseResult(resultLine);
     const b = await snapshot(server);
 
-    const m = measure(a, b, result);
+    const m = measure(a, b, result, { agrees: cell.scenario.agrees, handoff: cell.server.handoff });
     out.metrics = m.metrics;
     out.consistency = m.consistency;
     out.client_bound = m.client_bound;

@@ -25,12 +25,24 @@ function readLimits(): string | null {
   }
 }
 
-export function checkConnections(connections: number, hard = hardFdLimit()): void {
+export function checkConnections(connections: number, hard = hardFdLimit(), nrOpen = kernelFdCeiling()): void {
   if (hard === null || connections + SPARE_FDS <= hard) return;
+  const need = connections + SPARE_FDS;
+  // No process may go above fs.nr_open, whatever its privileges.
+  const ceiling = nrOpen !== null && need > nrOpen ? ` (above the kernel's ceiling fs.nr_open = ${nrOpen}: raise that first, e.g. sysctl -w fs.nr_open=${need})` : '';
   throw new UsageError(
-    `${connections} connections need about ${connections + SPARE_FDS} file descriptors per process, but the open-files hard limit is ${hard}; ` +
-      `raise it (as root: ulimit -Hn ${connections + SPARE_FDS}, or LimitNOFILE / limits.conf) or use fewer --connections`,
+    `${connections} connections need about ${need} file descriptors per process, but the open-files hard limit is ${hard}; ` +
+      `raise it (as root: ulimit -Hn ${need}${ceiling}, or LimitNOFILE / limits.conf) or use fewer --connections`,
   );
+}
+
+function kernelFdCeiling(): number | null {
+  try {
+    const n = Number(fs.readFileSync('/proc/sys/fs/nr_open', 'utf8').trim());
+    return Number.isFinite(n) ? n : null;
+  } catch {
+    return null;
+  }
 }
 
 /* The soft limit is the children's business (they raise it to the hard

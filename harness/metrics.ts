@@ -22,7 +22,15 @@ export interface ServerSnapshot {
   wakeups: number;
   events: number;
   connections: { accepted: number; closed: number; open: number };
-  protocol: { messages_in: number; messages_out: number; payload_bytes_out: number; protocol_errors: number; payload_bytes_in: number; relayed: number };
+  protocol: {
+    messages_in: number;
+    messages_out: number;
+    payload_bytes_out: number;
+    protocol_errors: number;
+    payload_bytes_in: number;
+    relayed: number;
+    relay_dropped: number;
+  };
   handoff: { workers: number; jobs: number; wakeups: number };
   rusage: { utime_us: number; stime_us: number; nvcsw: number; nivcsw: number; maxrss_kb: number };
   rss_kb: number;
@@ -95,7 +103,7 @@ export function parseSnapshot(e: ChannelEvent, what = 'server snapshot'): Server
     protocol: {
       ...nums(obj(e, 'protocol', what), ['messages_in', 'messages_out', 'payload_bytes_out', 'protocol_errors'] as const, what, 'protocol.'),
       // Added with relay and upload; a server that predates them reports neither.
-      ...optionalNums(obj(e, 'protocol', what), ['payload_bytes_in', 'relayed'] as const, what, 'protocol.'),
+      ...optionalNums(obj(e, 'protocol', what), ['payload_bytes_in', 'relayed', 'relay_dropped'] as const, what, 'protocol.'),
     },
     handoff: optionalNums(e.handoff === undefined ? {} : obj(e, 'handoff', what), ['workers', 'jobs', 'wakeups'] as const, what, 'handoff.'),
     rusage: nums(obj(e, 'rusage', what), ['utime_us', 'stime_us', 'nvcsw', 'nivcsw', 'maxrss_kb'] as const, what, 'rusage.'),
@@ -171,8 +179,9 @@ export interface RepetitionMetrics {
     protocol_errors: number;
     /* Uploaded block bytes the server verified (peer-upload). */
     payload_bytes_in: number;
-    /* Relayed copies queued to other peers (peer-relay). */
+    /* Relayed copies queued to other peers (peer-relay), and copies dropped for peers that were not reading. */
     relayed: number;
+    relay_dropped: number;
     /* Hand-off: worker threads, requests they answered, wake-ups they sent the loop. */
     handoff: { workers: number; jobs: number; wakeups: number; wakeups_per_job: number };
   };
@@ -202,7 +211,16 @@ export const CLIENT_BOUND_PERCENT = 90;
 
 const per = (a: number, b: number) => (b > 0 ? a / b : 0);
 
-export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult): Measurement {
+/* What a cell's server must have done besides moving the client's bytes:
+ * server counters that must equal a client figure (from the scenario file's
+ * "server_agrees", e.g. relayed copies = operations), and the hand-off
+ * workers it was started with. */
+export interface Expectations {
+  agrees?: Record<string, 'ops' | 'payload'>;
+  handoff?: number;
+}
+
+export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, expect: Expectations = {}): Measurement {
   const ops = r.ops;
   let readBytes = 0;
   let writtenBytes = 0;
@@ -266,6 +284,7 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult):
       protocol_errors: b.protocol.protocol_errors - a.protocol.protocol_errors,
       payload_bytes_in: b.protocol.payload_bytes_in - a.protocol.payload_bytes_in,
       relayed: b.protocol.relayed - a.protocol.relayed,
+      relay_dropped: b.protocol.relay_dropped - a.protocol.relay_dropped,
       handoff: {
         workers: b.handoff.workers,
         jobs: b.handoff.jobs - a.handoff.jobs,
@@ -301,10 +320,15 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult):
   if (metrics.server.protocol_errors > 0) problems.push(`server counted ${metrics.server.protocol_errors} protocol errors`);
   if (r.ok) {
     // The server's own account must agree with what the client verified.
-    const s = metrics.server;
-    if (s.relayed > 0 && s.relayed !== ops) problems.push(`server relayed ${s.relayed} copies in the window but the client verified ${ops} deliveries`);
-    if (s.payload_bytes_in > 0 && s.payload_bytes_in !== r.payload_bytes) {
-      problems.push(`server verified ${s.payload_bytes_in} uploaded bytes in the window but the client sent ${r.payload_bytes}`);
+    const server = metrics.server as unknown as Record<string, number>;
+    for (const [counter, client] of Object.entries(expect.agrees ?? {})) {
+      const want = client === 'ops' ? ops : r.payload_bytes;
+      if (server[counter] !== want) problems.push(`server ${counter} was ${server[counter]} in the window, expected the client's ${client} (${want})`);
+    }
+    const h = metrics.server.handoff;
+    if (expect.handoff) {
+      if (h.workers !== expect.handoff) problems.push(`server reports ${h.workers} hand-off workers, expected ${expect.handoff}`);
+      else if (h.jobs !== metrics.server.messages_in) problems.push(`server handed ${h.jobs} requests to its workers but parsed ${metrics.server.messages_in}`);
     }
   }
   if (ops <= 0 && r.ok) problems.push('load generator reported 0 operations');

@@ -16,6 +16,7 @@ test('checkConnections refuses counts the hard limit cannot hold, naming the fix
   assert.doesNotThrow(() => checkConnections(1000, 4096));
   assert.doesNotThrow(() => checkConnections(100000, null));
   assert.throws(() => checkConnections(10000, 4096), (e: Error) => e instanceof UsageError && /hard limit is 4096/.test(e.message) && /ulimit -Hn 10064/.test(e.message));
+  assert.throws(() => checkConnections(2000000, 4096, 1048576), /above the kernel's ceiling fs\.nr_open = 1048576/);
 });
 
 test('ensureFdLimit raises the hard limit itself when it may, and otherwise names the limit', async () => {

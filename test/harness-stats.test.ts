@@ -56,7 +56,7 @@ function snap(over: Partial<ServerSnapshot> & { read?: [number, number]; write?:
     wakeups: 0,
     events: 0,
     connections: { accepted: 10, closed: 0, open: 10 },
-    protocol: { messages_in: 0, messages_out: 0, payload_bytes_out: 0, protocol_errors: 0, payload_bytes_in: 0, relayed: 0 },
+    protocol: { messages_in: 0, messages_out: 0, payload_bytes_out: 0, protocol_errors: 0, payload_bytes_in: 0, relayed: 0, relay_dropped: 0 },
     handoff: { workers: 0, jobs: 0, wakeups: 0 },
     rusage: { utime_us: 0, stime_us: 0, nvcsw: 0, nivcsw: 0, maxrss_kb: 1000 },
     rss_kb: 900,
@@ -158,17 +158,25 @@ test('parseSnapshot / parseResult name the field that drifts from the protocol',
   assert.throws(() => parseResult({ ...r, elapsed_ns: undefined }), /field elapsed_ns is missing/);
 });
 
-test('measure: relayed copies and verified upload bytes must match what the client verified; hand-off and rate are reported', () => {
-  const proto = (relayed: number, bytesIn: number) => ({ messages_in: 0, messages_out: 0, payload_bytes_out: 0, protocol_errors: 0, payload_bytes_in: bytesIn, relayed });
+test('measure: server counters the scenario names must equal the client figures; hand-off workers and jobs are checked; rate is reported', () => {
+  const proto = (relayed: number, bytesIn: number, messagesIn = 0) => ({ messages_in: messagesIn, messages_out: 0, payload_bytes_out: 0, protocol_errors: 0, payload_bytes_in: bytesIn, relayed, relay_dropped: 0 });
+  const io = { read: [10, 24000] as [number, number], write: [10, 32000] as [number, number] };
   const a = snap({ protocol: proto(0, 0), handoff: { workers: 4, jobs: 100, wakeups: 10 } });
-  const b = snap({ read: [10, 24000], write: [10, 32000], protocol: proto(1000, 0), handoff: { workers: 4, jobs: 1100, wakeups: 260 } });
-  const ok = measure(a, b, result());
+  const b = snap({ ...io, protocol: proto(1000, 0, 1000), handoff: { workers: 4, jobs: 1100, wakeups: 260 } });
+  const relay = { agrees: { relayed: 'ops' as const } };
+  const ok = measure(a, b, result(), { ...relay, handoff: 4 });
   assert.deepEqual(ok.problems, []);
   assert.deepEqual(ok.metrics.server.handoff, { workers: 4, jobs: 1000, wakeups: 250, wakeups_per_job: 0.25 });
-  const short = measure(a, snap({ read: [10, 24000], write: [10, 32000], protocol: proto(999, 0) }), result());
-  assert.match(short.problems.join(), /server relayed 999 copies in the window but the client verified 1000 deliveries/);
-  const upload = measure(a, snap({ read: [10, 24000], write: [10, 32000], protocol: proto(0, 4096) }), result({ payload_bytes: 8192 }));
-  assert.match(upload.problems.join(), /server verified 4096 uploaded bytes in the window but the client sent 8192/);
+  const short = measure(a, snap({ ...io, protocol: proto(999, 0) }), result(), relay);
+  assert.match(short.problems.join(), /server relayed was 999 in the window, expected the client's ops \(1000\)/);
+  // A server that does not relay at all fails too (0 is not "not reported").
+  assert.match(measure(a, snap({ ...io, protocol: proto(0, 0) }), result(), relay).problems.join(), /server relayed was 0/);
+  const upload = measure(a, snap({ ...io, protocol: proto(0, 4096) }), result({ payload_bytes: 8192 }), { agrees: { payload_bytes_in: 'payload' } });
+  assert.match(upload.problems.join(), /server payload_bytes_in was 4096 in the window, expected the client's payload \(8192\)/);
+  // Hand-off: the server must run the workers it was asked for, and hand them every request.
+  assert.match(measure(a, b, result(), { handoff: 2 }).problems.join(), /4 hand-off workers, expected 2/);
+  const skipped = snap({ ...io, protocol: proto(0, 0, 1000), handoff: { workers: 4, jobs: 600, wakeups: 200 } });
+  assert.match(measure(a, skipped, result(), { handoff: 4 }).problems.join(), /handed 500 requests to its workers but parsed 1000/);
   const open = measure(a, b, result({ rate: { target_per_s: 2000, achieved_per_s: 1999.5, late_sends: 3, max_send_lag_ns: 1_500_000 } }));
   assert.deepEqual(open.metrics.rate, { target_per_s: 2000, achieved_per_s: 1999.5, late_sends: 3, max_send_lag_us: 1500 });
 });

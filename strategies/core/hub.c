@@ -11,6 +11,9 @@
 
 #include "session_impl.h"
 
+/* Queued output above which a peer gets no more relayed copies. */
+#define HUB_RELAY_LIMIT (4u * SESSION_OUT_HIGH_WATER)
+
 struct hub {
     hub_opts opts;
     session_stats *stats;
@@ -148,15 +151,23 @@ void hub_submit(hub *h, job *j) {
 }
 
 void hub_relay(hub *h, session *from, const uint8_t *msg, size_t len) {
-    uint64_t copies = 0;
+    uint64_t copies = 0, dropped = 0;
     for (session *p = h->peers; p; p = p->peer_next) {
         /* Never back to the announcer; a closing peer gets nothing more. */
         if (p == from || p->closing) continue;
+        /* A peer that does not read must not grow the server without bound
+         * (a node caps its send buffer too): its copy is dropped and counted;
+         * the client sees the gap in the sequence. */
+        if (outq_bytes(&p->out) >= HUB_RELAY_LIMIT) {
+            dropped++;
+            continue;
+        }
         session_emit(p, msg, len);
         hub_mark_ready(h, p);
         copies++;
     }
     stat_add(&h->stats->relayed, copies);
+    if (dropped) stat_add(&h->stats->relay_dropped, dropped);
     stat_add(&h->stats->messages_out, copies);
 }
 

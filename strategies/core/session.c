@@ -69,7 +69,7 @@ void session_apply(session *s, reply *r) {
         s->upload_next = 0;
         s->upload_count = r->pieces;
     }
-    if (r->upload_block && s->uploading) {
+    if (r->upload_block && !r->protocol_error && s->uploading) {
         stat_add(&s->stats->payload_bytes_in, s->upload_size);
         if (++s->upload_next == s->upload_count) s->uploading = false;
     }
@@ -178,7 +178,9 @@ void session_output_done(session *s, size_t n) {
 bool session_should_close(const session *s) {
     /* After EOF, requests already received are still answered (a client may
      * half-close after its last request); the stream in progress finishes. */
-    return s->closing || (s->input_done && s->stream.kind == STREAM_NONE && !s->job);
+    /* A request at a worker is answered first (or dropped, if the session is
+     * freed meanwhile): closing under it would lose the reply. */
+    return (s->closing || (s->input_done && s->stream.kind == STREAM_NONE)) && !s->job;
 }
 
 void session_resume(session *s) { advance(s); }

@@ -44,6 +44,7 @@ typedef struct {
     _Atomic uint64_t protocol_errors; /* connections closed for bad input */
     _Atomic uint64_t payload_bytes_in;  /* uploaded block bytes verified against the pattern */
     _Atomic uint64_t relayed;           /* copies of relayed messages queued to other peers */
+    _Atomic uint64_t relay_dropped;     /* copies not queued: the peer was not reading (1 MiB queued) */
     _Atomic uint64_t handoff_jobs;      /* requests handed to worker threads */
     _Atomic uint64_t handoff_wakeups;   /* wake-ups the workers sent (several writers: fetch_add) */
 } session_stats;

@@ -219,7 +219,8 @@ static int on_message_complete(llhttp_t *p) {
         .url = h->url,
         .query = query,
         .method = p->method,
-        .close = !llhttp_should_keep_alive(p),
+        /* Upgrade/CONNECT: answered, then closed (no upgrade support). */
+        .close = !llhttp_should_keep_alive(p) || p->upgrade,
         .url_too_long = h->url_too_long,
     };
     session_dispatch(s, &j);

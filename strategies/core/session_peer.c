@@ -32,7 +32,6 @@ static bool inv_valid(const uint8_t *p, size_t len) {
 
 static void work_block(job *j) {
     reply *r = &j->r;
-    r->upload_block = true;
     payload_src src;
     if (j->len != j->piece_size || payload_init(&src, j->seed, (size_t)j->piece_size) != 0) {
         r->protocol_error = true;
@@ -44,6 +43,7 @@ static void work_block(job *j) {
         r->protocol_error = true;
         return;
     }
+    r->upload_block = true;
     if (j->index + 1 == j->pieces) {
         uint8_t echo[P2P_GETDATA_LEN];
         p2p_getdata g = {.count = (uint32_t)j->pieces, .size = (uint32_t)j->piece_size, .seed = j->seed};
@@ -68,8 +68,13 @@ void peer_work(job *j) {
         r->seed = g.seed;
         r->piece_size = g.size;
         r->pieces = g.count;
-        if (j->kind == REQ_PEER_UPLOAD) r->upload_start = true;
-        else if (g.count > 0) r->stream = STREAM_PEER_BLOCKS;
+        if (j->kind == REQ_PEER_UPLOAD) {
+            r->upload_start = true;
+            /* Nothing to wait for: acknowledge at once. */
+            if (g.count == 0) put_message(r, "uploaded", j->data, (uint32_t)j->len, j->verify_checksum);
+        } else if (g.count > 0) {
+            r->stream = STREAM_PEER_BLOCKS;
+        }
         break;
     case REQ_PEER_INV:
         if (!inv_valid(j->data, j->len)) {
@@ -114,7 +119,7 @@ static bool classify(const session *s, const p2p_msg *m, job *j) {
     if (!strcmp(m->command, "ping")) j->kind = REQ_PEER_PING;
     else if (!strcmp(m->command, "getdata")) j->kind = REQ_PEER_GETDATA;
     else if (!strcmp(m->command, "inv")) j->kind = REQ_PEER_INV;
-    else if (!strcmp(m->command, "upload")) j->kind = REQ_PEER_UPLOAD;
+    else if (!strcmp(m->command, "upload")) j->kind = REQ_PEER_UPLOAD; /* during an upload: an error, below */
     else if (!strcmp(m->command, "block") && s->uploading) {
         j->kind = REQ_PEER_BLOCK;
         j->seed = s->upload_seed;
@@ -140,7 +145,14 @@ size_t peer_parse(session *s, const uint8_t *buf, size_t len) {
         off += used;
         stat_add(&s->stats->messages_in, 1);
         job j = {.data = m.payload, .len = m.length};
-        if (classify(s, &m, &j)) session_dispatch(s, &j);
+        if (!classify(s, &m, &j)) continue;
+        if (j.kind == REQ_PEER_UPLOAD && s->uploading) {
+            /* A second announcement before the first upload finished. */
+            stat_add(&s->stats->protocol_errors, 1);
+            s->closing = true;
+            break;
+        }
+        session_dispatch(s, &j);
     }
     return off;
 }

@@ -154,10 +154,10 @@ static void write_snapshot(void) {
     ctr_write_json(stdout);
     printf(",\"protocol\":{\"messages_in\":%" PRIu64 ",\"messages_out\":%" PRIu64
            ",\"payload_bytes_out\":%" PRIu64 ",\"protocol_errors\":%" PRIu64
-           ",\"payload_bytes_in\":%" PRIu64 ",\"relayed\":%" PRIu64 "}",
+           ",\"payload_bytes_in\":%" PRIu64 ",\"relayed\":%" PRIu64 ",\"relay_dropped\":%" PRIu64 "}",
            ctr_get(&g_stats->messages_in), ctr_get(&g_stats->messages_out),
            ctr_get(&g_stats->payload_bytes_out), ctr_get(&g_stats->protocol_errors),
-           ctr_get(&g_stats->payload_bytes_in), ctr_get(&g_stats->relayed));
+           ctr_get(&g_stats->payload_bytes_in), ctr_get(&g_stats->relayed), ctr_get(&g_stats->relay_dropped));
     printf(",\"handoff\":{\"workers\":%u,\"jobs\":%" PRIu64 ",\"wakeups\":%" PRIu64 "}", g_handoff,
            ctr_get(&g_stats->handoff_jobs), atomic_load(&g_stats->handoff_wakeups));
     printf(",\"rusage\":{\"utime_us\":%" PRIu64 ",\"stime_us\":%" PRIu64 ",\"nvcsw\":%ld,\"nivcsw\":%ld,\"maxrss_kb\":%ld}",

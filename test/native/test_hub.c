@@ -87,8 +87,44 @@ static void test_upload(void) {
     n += msg(in + n, "block", payload_piece(&src, 1, 1000), 1000); /* piece 1 where 0 is due */
     session_input(s, in, n);
     CHECK(session_should_close(s) && st.protocol_errors == 1 && session_output_pending(s) == 0);
+    CHECK(st.payload_bytes_in == 3000); /* the rejected block is not counted */
+    session_free(s);
+
+    /* A second announcement in the middle of an upload is a protocol error. */
+    s = session_new(&o, &st);
+    n = msg(in, "upload", gp, sizeof gp);
+    n += msg(in + n, "block", payload_piece(&src, 0, 1000), 1000);
+    n += msg(in + n, "upload", gp, sizeof gp);
+    session_input(s, in, n);
+    CHECK(session_should_close(s) && st.protocol_errors == 2 && st.payload_bytes_in == 4000);
+    session_free(s);
+
+    /* Nothing announced: acknowledged at once. */
+    s = session_new(&o, &st);
+    g.count = 0;
+    p2p_getdata_encode(gp, &g);
+    session_input(s, in, msg(in, "upload", gp, sizeof gp));
+    CHECK(drain(s, out, sizeof out, 1000) == 40 && !memcmp(out + 4, "uploaded", 8) && !session_should_close(s));
     session_free(s);
     payload_free(&src);
+}
+
+/* A peer that never reads stops receiving relayed copies at the hub's limit. */
+static void test_relay_bound(void) {
+    session_stats st = {0};
+    hub *h = hub_new(&(hub_opts){0}, &st);
+    session_opts o = {.proto = PROTO_PEER, .hub = h};
+    session *from = session_new(&o, &st), *sink = session_new(&o, &st);
+    uint8_t inv[37] = {1, 1}, in[128];
+    size_t n = msg(in, "inv", inv, sizeof inv);
+    for (int i = 0; i < 20000; i++) session_input(from, in, n); /* 20000 x 61 bytes > 1 MiB */
+    CHECK(st.relayed + st.relay_dropped == 20000 && st.relay_dropped > 0);
+    CHECK(session_output_pending(sink) < 1024 * 1024 + n);
+    while (hub_next(h)) {
+    }
+    session_free(from);
+    session_free(sink);
+    hub_free(h);
 }
 
 static atomic_int wakes;
@@ -141,11 +177,24 @@ static void test_handoff(void) {
     session_free(s);
     usleep(20000);
     CHECK(hub_next(h) == NULL);
+
+    /* HTTP: an Upgrade request is answered by a worker, then the connection closes. */
+    session_opts ho = {.proto = PROTO_HTTP, .hub = h};
+    s = session_new(&ho, &st);
+    const char *up = "GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+    session_input(s, (const uint8_t *)up, strlen(up));
+    CHECK(!session_should_close(s));
+    CHECK(collect(h, 1, got) == 1 && got[0] == s);
+    size_t k = drain(s, out, sizeof out - 1, 1000);
+    out[k] = 0;
+    CHECK(!strncmp((char *)out, "HTTP/1.1 404", 12) && session_should_close(s));
+    session_free(s);
     hub_free(h);
 }
 
 void test_hub(void) {
     test_relay();
+    test_relay_bound();
     test_upload();
     test_handoff();
 }
