@@ -4,7 +4,13 @@
  * splitmix64 outputs (little-endian words) from a fixed seed. Piece i of a
  * stream with seed S is the prefix of the slice at one of PAYLOAD_SLOTS
  * offsets, picked by splitmix64 of S ^ (i * 0xD1B54A32D192ED03). Pieces are
- * subarrays of the pattern: producing one copies nothing. */
+ * subarrays of the pattern: producing one copies nothing. The pattern lives in
+ * a SharedArrayBuffer so hand-off workers (worker.ts) read the same bytes
+ * instead of building their own copy.
+ *
+ * An uploaded block is verified by comparing it with its piece (payloadMatches):
+ * the C core compares XXH3 hashes, which decides the same thing; Node has no
+ * XXH3, and Buffer.equals is one memcmp in C++. */
 
 export const PAYLOAD_SLOTS = 64;
 export const PAYLOAD_STRIDE = 4099;
@@ -77,7 +83,7 @@ let pattern: Buffer | null = null;
 export function payloadWarm(): Buffer {
   if (pattern) return pattern;
   // Slack for the word-wise fill, as payload.c mallocs LEN + 8.
-  const full = Buffer.allocUnsafeSlow(PAYLOAD_PATTERN_LEN + 8);
+  const full = Buffer.from(new SharedArrayBuffer(PAYLOAD_PATTERN_LEN + 8));
   fillPattern(full);
   let st = PATTERN_SEED;
   let first = 0n;
@@ -91,6 +97,16 @@ export function payloadWarm(): Buffer {
   return pattern;
 }
 
+/* The pattern's memory, to hand to worker threads. */
+export function payloadShared(): SharedArrayBuffer {
+  return payloadWarm().buffer as SharedArrayBuffer;
+}
+
+/* A worker thread uses the pattern its parent built. */
+export function payloadAdopt(shared: SharedArrayBuffer): void {
+  pattern = Buffer.from(shared, 0, PAYLOAD_PATTERN_LEN);
+}
+
 export function slotOf(seed: bigint, index: bigint): number {
   const [z] = splitmix64(u64(seed ^ u64(index * PIECE_MUL)));
   return Number(z % BigInt(PAYLOAD_SLOTS));
@@ -101,4 +117,9 @@ export function payloadPiece(seed: bigint, index: number, len: number): Buffer {
   const p = pattern ?? payloadWarm();
   const off = slotOf(seed, BigInt(index)) * PAYLOAD_STRIDE;
   return p.subarray(off, off + len);
+}
+
+/* Whether `data` is piece `index` of the stream seeded with `seed`. */
+export function payloadMatches(data: Uint8Array, seed: bigint, index: number): boolean {
+  return data.length <= PAYLOAD_MAX_PIECE && payloadPiece(seed, index, data.length).equals(data);
 }

@@ -1,23 +1,26 @@
-/* Peer protocol over node:net: Bitcoin P2P v1 framing (strategies/core/p2p.c),
- * ping answered with pong, getdata with a stream of block messages drawn from
- * the seeded generator, unknown commands ignored, framing errors disconnect.
- * Like the C session, parsing pauses while a block stream is being written,
- * so replies keep the order of the requests. */
-import crypto from 'node:crypto';
+/* Peer protocol over node:net: Bitcoin P2P v1 framing (strategies/core/p2p.c).
+ * The connection parses frames; answering them (work.ts: pong for ping, a
+ * stream of block messages for getdata, relay for inv, verification of an
+ * upload's blocks) runs on the loop, or with --handoff on a worker thread
+ * while the connection holds its further input: one request at a time, as in
+ * the C core (the socket is read on until 64 KiB are held, then paused).
+ * Unknown commands are ignored; framing errors and bad blocks disconnect.
+ *
+ * Relay: a valid inv is written, unchanged, to every other open peer; a peer
+ * whose socket buffer is then over its high-water mark stops being read until
+ * 'drain', as for its own replies, and one with 1 MiB unsent gets no more
+ * copies (dropped and counted, as the C hub does). Like the C session, parsing
+ * pauses while a block stream is being written, so replies keep the order of
+ * the requests. */
 import net from 'node:net';
-import { payloadPiece, PAYLOAD_MAX_PIECE } from './payload.js';
+import type { Handoff } from './handoff.js';
+import { payloadPiece } from './payload.js';
 import { stats } from './stats.js';
+import { encodeHeader, p2pChecksum, peerWork, P2P_COMMAND_LEN, P2P_HEADER_LEN, P2P_MAGIC, P2P_MAX_PAYLOAD, type Blocks, type PeerJob, type PeerReply } from './work.js';
 
-export const P2P_MAGIC = 0xd9b4bef9;
-export const P2P_HEADER_LEN = 24;
-export const P2P_COMMAND_LEN = 12;
-export const P2P_MAX_PAYLOAD = 4_000_000;
-const GETDATA_LEN = 16;
-
-/* First 4 bytes of SHA256(SHA256(payload)), as the u32 LE stored in the header. */
-export function p2pChecksum(payload: Uint8Array): number {
-  const h1 = crypto.createHash('sha256').update(payload).digest();
-  return crypto.createHash('sha256').update(h1).digest().readUInt32LE(0);
+export interface PeerOptions {
+  verifyChecksum: boolean;
+  handoff: Handoff | null;
 }
 
 /* The command at buf[off..off+12): printable ASCII then only NUL padding, not
@@ -34,26 +37,21 @@ function commandAt(buf: Buffer, off: number): string | null {
   return buf.toString('latin1', off, off + i);
 }
 
-function encodeHeader(out: Buffer, command: string, length: number, checksum: number): void {
-  out.writeUInt32LE(P2P_MAGIC, 0);
-  out.fill(0, 4, 4 + P2P_COMMAND_LEN);
-  out.write(command, 4, P2P_COMMAND_LEN, 'latin1');
-  out.writeUInt32LE(length, 16);
-  out.writeUInt32LE(checksum >>> 0, 20);
-}
-
-interface BlockStream {
-  seed: bigint;
-  size: number;
+interface BlockStream extends Blocks {
   next: number;
-  count: number;
 }
 
-export interface PeerOptions {
-  verifyChecksum: boolean;
+interface Upload extends Blocks {
+  next: number;
 }
 
 const EMPTY = Buffer.alloc(0);
+/* While a worker answers a request, the socket is still read until this much
+ * input is held, as the C session does (SESSION_PAUSED_INPUT_LIMIT). */
+const HELD_INPUT_LIMIT = 64 * 1024;
+/* Queued output above which a peer gets no more relayed copies (hub.c:
+ * HUB_RELAY_LIMIT): a peer that does not read must not grow the server. */
+const RELAY_LIMIT = 1024 * 1024;
 
 class PeerConnection {
   /* Unparsed input: `input` from `off`, then `parts` not yet joined to it. */
@@ -64,6 +62,9 @@ class PeerConnection {
   /* Bytes the parser needs before it can make progress. */
   private need = 4;
   private stream: BlockStream | null = null;
+  private upload: Upload | null = null;
+  /* A request is with a hand-off worker. */
+  private busy = false;
   private eof = false;
   private closing = false;
   private waitingDrain = false;
@@ -71,7 +72,9 @@ class PeerConnection {
   constructor(
     private readonly sock: net.Socket,
     private readonly opts: PeerOptions,
+    private readonly peers: Set<PeerConnection>,
   ) {
+    peers.add(this);
     sock.on('data', (d: Buffer) => this.onData(d));
     sock.on('end', () => {
       this.eof = true;
@@ -81,6 +84,10 @@ class PeerConnection {
     sock.on('error', () => {
       /* 'close' follows; the peer is gone */
     });
+    sock.on('close', () => {
+      this.closing = true;
+      peers.delete(this);
+    });
   }
 
   private onData(d: Buffer): void {
@@ -88,9 +95,20 @@ class PeerConnection {
     if (this.closing) return;
     this.parts.push(d);
     this.partBytes += d.length;
-    if (this.input.length - this.off + this.partBytes < this.need) return;
+    if (this.busy) return this.holdInput();
+    if (this.held() < this.need) return;
     this.join();
     this.parse();
+  }
+
+  /* Input received and not parsed yet. */
+  private held(): number {
+    return this.input.length - this.off + this.partBytes;
+  }
+
+  /* Input waits behind the request a worker is answering; enough of it stops reading. */
+  private holdInput(): void {
+    if (this.held() >= HELD_INPUT_LIMIT) this.sock.pause();
   }
 
   private join(): void {
@@ -119,9 +137,26 @@ class PeerConnection {
     }
   }
 
+  /* The job for a frame, or null for commands the server ignores (a block
+   * counts only during an upload). */
+  private classify(command: string, payload: Buffer): PeerJob | null {
+    const checksum = this.opts.verifyChecksum;
+    switch (command) {
+      case 'ping':
+      case 'getdata':
+      case 'inv':
+      case 'upload':
+        return { kind: command, payload, checksum };
+      case 'block':
+        return this.upload ? { kind: 'block', payload, checksum, up: this.upload, index: this.upload.next } : null;
+      default:
+        return null;
+    }
+  }
+
   private parse(): void {
     const buf = this.input;
-    while (!this.closing && this.stream === null) {
+    while (!this.closing && this.stream === null && !this.busy) {
       const avail = buf.length - this.off;
       const at = this.off;
       // The magic is checked as soon as 4 bytes are there, so garbage is rejected early.
@@ -143,18 +178,13 @@ class PeerConnection {
       this.off = at + P2P_HEADER_LEN + length;
       this.need = 4;
       stats.messagesIn++;
-      if (command === 'ping') {
-        this.send('pong', payload);
-      } else if (command === 'getdata') {
-        if (length !== GETDATA_LEN) return this.fail();
-        const count = payload.readUInt32LE(0);
-        const size = payload.readUInt32LE(4);
-        const seed = payload.readBigUInt64LE(8);
-        if (size === 0 || size > PAYLOAD_MAX_PIECE) return this.fail();
-        if (count > 0) this.stream = { seed, size, next: 0, count };
-      }
-      // Unknown commands are ignored, as a node ignores them.
+      const job = this.classify(command, payload);
+      if (!job) continue;
+      // A second announcement before the first upload finished.
+      if (job.kind === 'upload' && this.upload) return this.fail();
+      this.dispatch(job);
     }
+    if (this.closing) return;
     if (this.off === this.input.length) {
       this.input = EMPTY;
       this.off = 0;
@@ -162,6 +192,8 @@ class PeerConnection {
     if (this.stream) {
       this.sock.pause(); // stop reading while the stream goes out
       this.pump();
+    } else if (this.busy) {
+      this.holdInput();
     } else if (this.sock.writableNeedDrain) {
       this.pauseForDrain();
     } else {
@@ -169,12 +201,57 @@ class PeerConnection {
     }
   }
 
-  private send(command: string, payload: Buffer): void {
-    const msg = Buffer.allocUnsafe(P2P_HEADER_LEN + payload.length);
-    encodeHeader(msg, command, payload.length, this.opts.verifyChecksum ? p2pChecksum(payload) : 0);
-    payload.copy(msg, P2P_HEADER_LEN);
+  private dispatch(job: PeerJob): void {
+    const pool = this.opts.handoff;
+    if (!pool) {
+      this.apply(peerWork(job));
+      return;
+    }
+    this.busy = true;
+    pool.peer(job, (reply) => {
+      this.busy = false;
+      // A reply for a peer that is gone is dropped.
+      if (this.closing) return;
+      this.apply(reply);
+      if (!this.closing) this.proceed();
+    });
+  }
+
+  /* What a reply does to the connection (session_apply in the C core). */
+  private apply(r: PeerReply): void {
+    if (r.error) return this.fail();
+    if (r.relay) {
+      if (r.bytes) this.relay(r.bytes);
+    } else if (r.bytes) {
+      this.sock.write(r.bytes);
+    }
+    stats.messagesOut += r.messages;
+    if (r.upload) this.upload = r.upload.count > 0 ? { ...r.upload, next: 0 } : null;
+    if (r.block && this.upload) {
+      stats.payloadBytesIn += this.upload.size;
+      if (++this.upload.next === this.upload.count) this.upload = null;
+    }
+    if (r.stream) this.stream = { ...r.stream, next: 0 };
+  }
+
+  /* An inv to every other open peer, counted per copy. */
+  private relay(msg: Uint8Array): void {
+    for (const p of this.peers) if (p !== this) p.deliver(msg);
+  }
+
+  /* Writes a relayed message, unless the peer is closing or has not read
+   * the last megabyte it was sent (then the copy is dropped and counted). */
+  private deliver(msg: Uint8Array): void {
+    if (this.closing || !this.sock.writable) return;
+    if (this.sock.writableLength >= RELAY_LIMIT) {
+      stats.relayDropped++;
+      return;
+    }
     this.sock.write(msg);
+    stats.relayed++;
     stats.messagesOut++;
+    // A peer that does not read what it is sent stops being read.
+    if (this.sock.writableNeedDrain && !this.waitingDrain) this.pauseForDrain();
   }
 
   private pauseForDrain(): void {
@@ -204,14 +281,16 @@ class PeerConnection {
       }
     }
     this.stream = null;
-    this.afterStream();
+    this.proceed();
   }
 
-  private afterStream(): void {
-    // Requests that arrived behind the getdata are served now, in order.
+  /* After a stream or a worker's reply: requests that arrived behind it are
+   * served now, in order, and reading resumes. */
+  private proceed(): void {
     this.join();
     this.parse();
-    if (!this.stream && !this.closing && !this.waitingDrain && !this.eof) this.sock.resume();
+    const holding = this.busy && this.held() >= HELD_INPUT_LIMIT;
+    if (!this.stream && !holding && !this.closing && !this.waitingDrain && !this.eof) this.sock.resume();
   }
 
   private onDrain(): void {
@@ -221,16 +300,16 @@ class PeerConnection {
       this.pump();
       return;
     }
-    this.afterStream();
+    this.proceed();
   }
 
   /* A client that half-closed gets everything it asked for, then the close. */
   private maybeEnd(): void {
-    if (!this.eof || this.closing || this.stream || this.waitingDrain) return;
+    if (!this.eof || this.closing || this.stream || this.busy || this.waitingDrain) return;
     if (this.parts.length) {
       this.join();
       this.parse();
-      if (this.stream || this.closing || this.waitingDrain) return;
+      if (this.stream || this.busy || this.closing || this.waitingDrain) return;
     }
     this.closing = true;
     this.sock.end();
@@ -238,8 +317,10 @@ class PeerConnection {
 }
 
 export function createPeerServer(opts: PeerOptions, onConnection: (s: net.Socket) => void): net.Server {
+  // Every open peer: the targets of relay.
+  const peers = new Set<PeerConnection>();
   return net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => {
     onConnection(sock);
-    new PeerConnection(sock, opts);
+    new PeerConnection(sock, opts, peers);
   });
 }

@@ -3,11 +3,15 @@
  * node:http for JSON-RPC and bulk bodies. Command line and control channel as
  * in docs/control-channel.md; the control channel is read on the same loop
  * (Node has no second JavaScript thread for it), so a snapshot wakes the loop.
+ * With --handoff N, N worker_threads build the replies (handoff.ts): each
+ * reply comes back as a MessagePort message, which wakes the loop through
+ * libuv's async handle.
  *
  *   node dist/strategies/node/server.js --protocol peer|http --listen tcp:127.0.0.1:PORT|unix:PATH
- *        [--verify-checksum] [--no-counters] [--backlog N] */
+ *        [--verify-checksum] [--no-counters] [--backlog N] [--handoff N] */
 import net from 'node:net';
 import readline from 'node:readline';
+import { Handoff } from './handoff.js';
 import { payloadWarm } from './payload.js';
 import { createPeerServer } from './peer.js';
 import { createHttpServer } from './http.js';
@@ -30,6 +34,7 @@ function usage(msg: string | null): never {
   process.stderr.write(
     `usage: node dist/strategies/node/server.js --protocol peer|http --listen tcp:127.0.0.1:PORT|unix:PATH\n` +
       `       [--verify-checksum] [--no-counters] [--backlog N]\n` +
+      `       [--handoff N]  (N worker threads build the replies and wake the loop)\n` +
       `Speaks JSON lines on stdin/stdout (see docs/control-channel.md).\n`,
   );
   process.exit(msg ? 2 : 0);
@@ -40,13 +45,18 @@ interface Args {
   listen: string;
   verifyChecksum: boolean;
   backlog: number;
+  handoff: number;
 }
+
+/* As the C servers accept it (HUB_MAX_WORKERS). */
+const MAX_HANDOFF = 64;
 
 function parseArgs(argv: string[]): Args {
   let protocol: 'peer' | 'http' | undefined;
   let listen: string | undefined;
   let verifyChecksum = false;
   let backlog = 4096;
+  let handoff = 0;
   for (let i = 0; i < argv.length; i++) {
     const o = argv[i];
     const val = i + 1 < argv.length ? argv[i + 1] : undefined;
@@ -61,6 +71,10 @@ function parseArgs(argv: string[]): Args {
       backlog = Number.parseInt(val, 10);
       if (!(backlog > 0)) usage('--backlog must be a positive integer');
       i++;
+    } else if (o === '--handoff' && val !== undefined) {
+      handoff = /^[0-9]+$/.test(val) ? Number(val) : -1;
+      if (!(handoff >= 0 && handoff <= MAX_HANDOFF)) usage(`--handoff must be 0..${MAX_HANDOFF} worker threads`);
+      i++;
     } else if (o === '--verify-checksum') {
       verifyChecksum = true;
     } else if (o === '--no-counters') {
@@ -72,7 +86,7 @@ function parseArgs(argv: string[]): Args {
     }
   }
   if (!protocol || !listen) usage('--protocol and --listen are required');
-  return { protocol, listen, verifyChecksum, backlog };
+  return { protocol, listen, verifyChecksum, backlog, handoff };
 }
 
 type Endpoint = { path: string } | { host: string; port: number };
@@ -104,7 +118,7 @@ function formatAddress(server: net.Server, ep: Endpoint): string {
   return a.family === 'IPv6' ? `tcp:[${a.address}]:${a.port}` : `tcp:${a.address}:${a.port}`;
 }
 
-function snapshot(): Record<string, unknown> {
+function snapshot(workers: number): Record<string, unknown> {
   const ru = process.resourceUsage();
   const b = socketBytes();
   return {
@@ -123,7 +137,11 @@ function snapshot(): Record<string, unknown> {
       messages_out: stats.messagesOut,
       payload_bytes_out: stats.payloadBytesOut,
       protocol_errors: stats.protocolErrors,
+      payload_bytes_in: stats.payloadBytesIn,
+      relayed: stats.relayed,
+      relay_dropped: stats.relayDropped,
     },
+    handoff: { workers, jobs: stats.handoffJobs, wakeups: stats.handoffWakeups },
     rusage: {
       utime_us: ru.userCPUTime,
       stime_us: ru.systemCPUTime,
@@ -136,11 +154,11 @@ function snapshot(): Record<string, unknown> {
   };
 }
 
-function startControl(): void {
+function startControl(workers: number): void {
   const rl = readline.createInterface({ input: process.stdin, terminal: false });
   rl.on('line', (line) => {
     const cmd = line.replace(/[ \t\r\n]/g, '');
-    if (cmd === '{"cmd":"snapshot"}') emit(snapshot());
+    if (cmd === '{"cmd":"snapshot"}') emit(snapshot(workers));
     else if (cmd === '{"cmd":"exit"}') process.exit(0);
     else if (cmd) process.stderr.write(`control: ignoring unknown command: ${cmd}\n`);
   });
@@ -148,7 +166,7 @@ function startControl(): void {
   rl.on('close', () => process.exit(0));
 }
 
-function main(): void {
+async function main(): Promise<void> {
   process.on('uncaughtException', (err) => fatal(`uncaught exception: ${err.stack ?? String(err)}`));
   const args = parseArgs(process.argv.slice(2));
   const ep = parseEndpoint(args.listen);
@@ -158,16 +176,18 @@ function main(): void {
   } catch (err) {
     fatal(`payload pattern: ${(err as Error).message}`);
   }
-  const server: net.Server = args.protocol === 'http' ? createHttpServer(track) : createPeerServer({ verifyChecksum: args.verifyChecksum }, track);
+  const handoff = args.handoff > 0 ? await Handoff.start(args.handoff, (err) => fatal(`hand-off worker: ${err.message}`)) : null;
+  const server: net.Server =
+    args.protocol === 'http' ? createHttpServer(handoff, track) : createPeerServer({ verifyChecksum: args.verifyChecksum, handoff }, track);
   server.on('error', (err: NodeJS.ErrnoException) => {
     const where = 'path' in ep ? ep.path : `${ep.host}:${ep.port}`;
     fatal(`listen ${where}: ${err.message}`);
   });
   const opts: net.ListenOptions = 'path' in ep ? { path: ep.path, backlog: args.backlog } : { host: ep.host, port: ep.port, backlog: args.backlog };
   server.listen(opts, () => {
-    emit({ event: 'listening', strategy: STRATEGY, protocol: args.protocol, address: formatAddress(server, ep), pid: process.pid, counting: false });
-    startControl();
+    emit({ event: 'listening', strategy: STRATEGY, protocol: args.protocol, address: formatAddress(server, ep), pid: process.pid, counting: false, handoff: args.handoff });
+    startControl(args.handoff);
   });
 }
 
-main();
+main().catch((err: unknown) => fatal(`start-up: ${err instanceof Error ? err.message : String(err)}`));

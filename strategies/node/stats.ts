@@ -17,6 +17,16 @@ export const stats = {
   messagesOut: 0,
   payloadBytesOut: 0,
   protocolErrors: 0,
+  /* Verified upload blocks. */
+  payloadBytesIn: 0,
+  /* Copies of relayed inv messages (also in messagesOut). */
+  relayed: 0,
+  /* Copies not written: the peer had 1 MiB queued and was not reading. */
+  relayDropped: 0,
+  /* Requests posted to hand-off workers, and replies posted back (each one
+   * wakes the loop through its MessagePort). */
+  handoffJobs: 0,
+  handoffWakeups: 0,
 };
 
 const open = new Set<net.Socket>();
