@@ -67,7 +67,7 @@ export function scenarioParams(s: Scenario, quick: boolean, overrides: Params): 
   for (const [k, v] of Object.entries(overrides)) {
     // connections is always in p (the scenario files require it); optional
     // parameters (rate, message_size) have no default but may be given.
-    if (k in p || s.optional.includes(k)) p[k] = v;
+    if (k in p || k === 'active' || s.optional.includes(k)) p[k] = v;
   }
   if (p.active === undefined || p.active > p.connections) p.active = p.connections;
   for (const [k, lim] of Object.entries(s.limits)) {
@@ -88,7 +88,8 @@ export function loadgenArgs(s: Scenario, params: Params): string[] {
   return args;
 }
 
-const accepts = (s: Scenario, k: string) => k === 'connections' || k in s.defaults || k in s.quick || s.optional.includes(k);
+/* connections and active apply to every scenario (every driver has idle connections). */
+const accepts = (s: Scenario, k: string) => k === 'connections' || k === 'active' || k in s.defaults || k in s.quick || s.optional.includes(k);
 
 /* Every combination of the swept values this scenario takes (a scenario
  * without message sizes runs once, whatever --message-size says). */
@@ -149,7 +150,7 @@ export function planCells(catalog: Catalog, req: PlanRequest): Plan {
     }
   }
   const given = [...Object.keys(req.overrides), ...Object.keys(sweeps)];
-  const unusedOverrides = given.filter((k) => k !== 'connections' && !scenarios.some((s) => accepts(s, k)));
+  const unusedOverrides = given.filter((k) => !scenarios.some((s) => accepts(s, k)));
   return {
     cells,
     unavailable: missing.map((v) => ({ strategy: v.name, reason: v.unavailableReason ?? 'unavailable' })),

@@ -117,6 +117,8 @@ test('scenario parameters: defaults, then quick, then overrides it has; active d
   assert.deepEqual(scenarioParams(bulk, true, {}), { connections: 100, active: 1, bytes: 8 << 20, chunk: 65536 });
   assert.deepEqual(scenarioParams(bulk, true, { bytes: 4096, requests: 9 }), { connections: 100, active: 1, bytes: 4096, chunk: 65536 });
   assert.deepEqual(scenarioParams(ping, false, { connections: 7, bytes: 4096 }), { connections: 7, requests: 2000, depth: 1, active: 7 });
+  // --active applies to every scenario, with or without an "active" default.
+  assert.deepEqual(scenarioParams(ping, false, { connections: 7, active: 2 }), { connections: 7, requests: 2000, depth: 1, active: 2 });
   // An override below the scenario's active count caps active.
   assert.equal(scenarioParams({ ...bulk, defaults: { ...bulk.defaults, active: 50 } }, false, { connections: 10 }).active, 10);
   assert.deepEqual(loadgenArgs(ping, { connections: 7, requests: 20, max_depth: 2 }), ['--driver', 'echo', '--connections', '7', '--requests', '20', '--max-depth', '2']);
