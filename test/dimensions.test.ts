@@ -11,6 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { CLI, REPO, tempRoot } from './harness-fixture.js';
 import { loadCatalog } from '../harness/catalog.js';
 import { readResults, ResultsFile } from '../harness/results.js';
+import { startProcess, endAllProcesses } from '../harness/process.js';
+import { LOADGEN_COMMAND } from '../harness/paths.js';
 
 const available = new Set(loadCatalog(REPO).strategies.filter((v) => v.available).map((v) => v.name));
 // io_uring may be unavailable on a host (its probe says why); the others are always built.
@@ -111,4 +113,29 @@ test('checksums: peers send real SHA256d checksums and the server verifies them 
   }
   assert.equal(metrics(results, 'epoll/peer-relay/tcp').ops, 100 * 19);
   assert.equal(metrics(results, 'epoll/peer-upload/tcp').server.payload_bytes_in, 4 << 20);
+});
+
+test('source addresses: TCP connections spread over 127.0.0.x when asked (auto does so past the ephemeral ports)', { timeout: 60_000 }, async () => {
+  const server = startProcess({ label: 'server', argv: ['build/muxbench-epoll', '--protocol', 'peer', '--listen', 'tcp:127.0.0.1:0'], cwd: REPO });
+  const loadgenArgv = (address: string) => [LOADGEN_COMMAND, '--connect', address, '--driver', 'peer-ping', '--connections', '40', '--requests', '400', '--source-addrs', '4'];
+  try {
+    const address = String((await server.waitFor('listening', 5000)).address);
+    const port = address.split(':').pop();
+    const loadgen = startProcess({ label: 'load generator', argv: loadgenArgv(address), cwd: REPO });
+    const ready = await loadgen.waitFor('ready', 10_000);
+    assert.equal(ready.source_addrs, 4);
+    // The client ends of the connections, as the kernel sees them.
+    const ss = spawnSync('ss', ['-Htn', 'state', 'established', `dst 127.0.0.1:${port}`], { encoding: 'utf8' });
+    const sources = new Map<string, number>();
+    for (const line of ss.stdout.trim().split('\n')) {
+      const local = line.trim().split(/\s+/).at(-2)!.replace(/:\d+$/, '');
+      sources.set(local, (sources.get(local) ?? 0) + 1);
+    }
+    assert.deepEqual([...sources.entries()].sort(), [['127.0.0.1', 10], ['127.0.0.2', 10], ['127.0.0.3', 10], ['127.0.0.4', 10]]);
+    const result = loadgen.waitFor('result', 20_000);
+    loadgen.send({ cmd: 'go' });
+    assert.equal((await result).ok, true);
+  } finally {
+    await endAllProcesses();
+  }
 });
