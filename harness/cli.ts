@@ -24,6 +24,8 @@ import { formatBytes, parseCount, parseSeconds, parseSize } from './units.js';
 import type { Params } from './catalog.js';
 
 const root = repoRoot();
+/* The servers' own bound (HUB_MAX_WORKERS in strategies/core/hub.h). */
+const MAX_HANDOFF_WORKERS = 64;
 
 function packageVersion(): string {
   try {
@@ -130,6 +132,8 @@ async function runCommand(argv: RunArgs): Promise<number> {
   if (argv.messageSize) sweeps.message_size = argv.messageSize;
   if (argv.rate) sweeps.rate = argv.rate;
   const handoff = argv.handoff ?? [0];
+  const tooMany = handoff.find((n) => n > MAX_HANDOFF_WORKERS);
+  if (tooMany !== undefined) throw new UsageError(`--handoff ${tooMany}: at most ${MAX_HANDOFF_WORKERS} worker threads`);
   const strategies = splitList(argv.strategies);
   const plan = planCells(catalog, {
     strategies,
@@ -219,7 +223,7 @@ const cli = yargs(hideBin(process.argv))
         .option('scenarios', { type: 'string', describe: 'Comma list of scenarios (default: all)' })
         .option('transports', { type: 'string', describe: `Comma list of transports: ${TRANSPORTS.join(',')} (default: both)` })
         .option('connections', { type: 'string', describe: "Connections per cell (overrides the scenario's value); a list sweeps, e.g. 10,100,1000,10000", coerce: countList('connections') })
-        .option('active', { type: 'string', describe: 'How many of the connections work (peer-idle, spread and relay scenarios; the rest stay idle)', coerce: count('active') })
+        .option('active', { type: 'string', describe: "How many of the connections work (default: the scenario's, usually all); the rest stay connected and idle", coerce: count('active') })
         .option('depth', { type: 'string', describe: 'Requests in flight per active connection (peer-ping, peer-idle, http-rpc, peer-relay)', coerce: count('depth') })
         .option('message-size', { type: 'string', describe: 'Ping payload bytes (peer-ping, peer-idle; default 8 = the nonce); a list sweeps, e.g. 128,512,1000', coerce: sizeList('message-size') })
         .option('rate', { type: 'string', describe: 'Open loop: total operations per second sent on a fixed schedule, latency from the intended send time (peer-ping, peer-idle, http-rpc); a list sweeps', coerce: countList('rate') })

@@ -105,6 +105,12 @@ test('usage errors exit 2 with a clear message', () => {
   assert.equal(strat.code, 2);
   assert.match(strat.err, /unknown strategy: epoll; valid strategies: fake, fake-liar/);
   assert.equal(cli(root, 'run', '--repeat', '0').code, 2);
+  // Lists: every item is checked; hand-off is bounded like the servers bound it.
+  assert.match(cli(root, 'run', '--connections', '10,x').err, /--connections: "x" is not a count/);
+  assert.match(cli(root, 'run', '--rate', '0').err, /--rate: must be greater than 0/);
+  const handoff = cli(root, 'run', '--handoff', '0,65');
+  assert.equal(handoff.code, 2);
+  assert.match(handoff.err, /--handoff 65: at most 64 worker threads/);
   assert.equal(cli(root, 'run', '--cpus', 'zero').code, 2);
   assert.equal(cli(root, 'run', '--no-such-flag').code, 2);
   assert.equal(cli(root).code, 2, 'a command is required');
