@@ -26,7 +26,6 @@
 #include "http.h"
 
 #define RETRY_NS 1000000u /* 1 ms, as in the connect phase */
-#define REPLY_MAX 512u
 
 typedef enum { CH_CONNECTING, CH_RETRY, CH_RESPONSE, CH_EOF } churn_phase;
 
@@ -35,8 +34,7 @@ typedef struct {
     churn_phase phase;
     uint64_t t_start;  /* when the request in progress started */
     uint64_t retry_at; /* CH_RETRY: when to try connecting again */
-    uint32_t body_len;
-    char body[REPLY_MAX + 1];
+    lg_rpc_body body;
 } churn_state;
 
 static llhttp_settings_t settings;
@@ -51,32 +49,20 @@ static int on_message_begin(llhttp_t *p) {
         lg_conn_fail(c, "data after the response, where the server should close the connection");
         return -1;
     }
-    s->body_len = 0;
+    s->body.len = 0;
     return 0;
-}
-
-static int on_headers_complete(llhttp_t *p) {
-    lg_pending *q = lg_head(conn_of(p));
-    return lg_http_check_head(p, "request id", q ? q->tag : 0);
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
     lg_conn *c = conn_of(p);
-    churn_state *s = c->drv;
-    if (len > REPLY_MAX - s->body_len) {
-        lg_conn_fail(c, "JSON-RPC reply body over %u bytes", REPLY_MAX);
-        return -1;
-    }
-    memcpy(s->body + s->body_len, at, len);
-    s->body_len += (uint32_t)len;
-    return 0;
+    return lg_rpc_body_append(c, &((churn_state *)c->drv)->body, at, len);
 }
 
 static int on_message_complete(llhttp_t *p) {
     lg_conn *c = conn_of(p);
     churn_state *s = c->drv;
-    s->body[s->body_len] = 0;
-    if (!lg_rpc_reply_check(c, s->body, lg_head(c)->tag)) return -1;
+    s->body.text[s->body.len] = 0;
+    if (!lg_rpc_reply_check(c, s->body.text, lg_head(c)->tag)) return -1;
     if (llhttp_should_keep_alive(p)) {
         lg_conn_fail(c, "the server keeps the connection alive although the request said Connection: close");
         return -1;
@@ -90,7 +76,7 @@ static int churn_setup(lg_conn *c, char *err, size_t errlen) {
     if (!settings.on_message_complete) {
         llhttp_settings_init(&settings);
         settings.on_message_begin = on_message_begin;
-        settings.on_headers_complete = on_headers_complete;
+        settings.on_headers_complete = lg_rpc_on_headers_complete;
         settings.on_body = on_body;
         settings.on_message_complete = on_message_complete;
     }
@@ -158,7 +144,7 @@ static void finish(lg_conn *c, churn_state *s) {
     lg_pop(c);
     close(c->fd); /* also leaves the epoll set */
     c->fd = -1;
-    lg_op_done(c, latency, s->body_len, 0);
+    lg_op_done(c, latency, s->body.len, 0);
     if (c->state != CONN_ACTIVE) return;
     s->t_start = lg_now();
     connect_next(c, s);

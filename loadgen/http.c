@@ -68,7 +68,6 @@ void lg_http_feed(lg_conn *c, llhttp_t *parser, const uint8_t *data, size_t len)
 
 /* ------------------------------------------------------------- http-rpc */
 
-#define RPC_REPLY_MAX 512u /* a getblockcount reply is ~50 bytes */
 
 static const char rpc_head[] =
     "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
@@ -79,8 +78,7 @@ static const char rpc_body2[] = ",\"method\":\"getblockcount\",\"params\":[]}";
 
 typedef struct {
     llhttp_t parser;
-    uint32_t body_len;
-    char body[RPC_REPLY_MAX + 1];
+    lg_rpc_body body;
 } rpc_state;
 
 static llhttp_settings_t rpc_settings;
@@ -153,37 +151,40 @@ bool lg_rpc_reply_check(lg_conn *c, const char *body, uint64_t id) {
     return true;
 }
 
-static int rpc_on_message_begin(llhttp_t *p) {
-    ((rpc_state *)conn_of(p)->drv)->body_len = 0;
+int lg_rpc_body_append(lg_conn *c, lg_rpc_body *b, const char *at, size_t len) {
+    if (len > LG_RPC_REPLY_MAX - b->len) {
+        lg_conn_fail(c, "JSON-RPC reply body over %u bytes", LG_RPC_REPLY_MAX);
+        return -1;
+    }
+    memcpy(b->text + b->len, at, len);
+    b->len += (uint32_t)len;
     return 0;
 }
 
-static int rpc_on_headers_complete(llhttp_t *p) {
+int lg_rpc_on_headers_complete(llhttp_t *p) {
     lg_pending *q = lg_head(conn_of(p));
     return lg_http_check_head(p, "request id", q ? q->tag : 0);
 }
 
+static int rpc_on_message_begin(llhttp_t *p) {
+    ((rpc_state *)conn_of(p)->drv)->body.len = 0;
+    return 0;
+}
+
 static int rpc_on_body(llhttp_t *p, const char *at, size_t len) {
     lg_conn *c = conn_of(p);
-    rpc_state *s = c->drv;
-    if (len > RPC_REPLY_MAX - s->body_len) {
-        lg_conn_fail(c, "JSON-RPC reply body over %u bytes", RPC_REPLY_MAX);
-        return -1;
-    }
-    memcpy(s->body + s->body_len, at, len);
-    s->body_len += (uint32_t)len;
-    return 0;
+    return lg_rpc_body_append(c, &((rpc_state *)c->drv)->body, at, len);
 }
 
 static int rpc_on_message_complete(llhttp_t *p) {
     lg_conn *c = conn_of(p);
     rpc_state *s = c->drv;
-    s->body[s->body_len] = 0;
+    s->body.text[s->body.len] = 0;
     lg_pending *q = lg_head(c);
-    if (!lg_rpc_reply_check(c, s->body, q->tag)) return -1;
+    if (!lg_rpc_reply_check(c, s->body.text, q->tag)) return -1;
     uint64_t latency = c->t_read - q->t_sent;
     lg_pop(c);
-    lg_op_done(c, latency, s->body_len, 0);
+    lg_op_done(c, latency, s->body.len, 0);
     if (c->state != CONN_ACTIVE) return 0;
     if (!llhttp_should_keep_alive(p)) {
         lg_conn_fail(c, "server ended keep-alive with %" PRIu64 " requests left",
@@ -199,7 +200,7 @@ static int rpc_setup(lg_conn *c, char *err, size_t errlen) {
     if (!rpc_settings.on_message_complete) {
         llhttp_settings_init(&rpc_settings);
         rpc_settings.on_message_begin = rpc_on_message_begin;
-        rpc_settings.on_headers_complete = rpc_on_headers_complete;
+        rpc_settings.on_headers_complete = lg_rpc_on_headers_complete;
         rpc_settings.on_body = rpc_on_body;
         rpc_settings.on_message_complete = rpc_on_message_complete;
     }

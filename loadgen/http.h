@@ -13,6 +13,20 @@
 #define LG_RPC_REQ_MAX 256u   /* bytes of one JSON-RPC request, at most */
 #define LG_RPC_HEIGHT 870000u /* what getblockcount answers */
 
+#define LG_RPC_REPLY_MAX 512u /* a getblockcount reply is ~50 bytes */
+
+/* A JSON-RPC reply body collected across reads (no allocation in the window). */
+typedef struct {
+    uint32_t len;
+    char text[LG_RPC_REPLY_MAX + 1];
+} lg_rpc_body;
+
+/* llhttp on_body for drivers whose state is lg_rpc_body *body_of(c): appends,
+ * failing the connection when the reply outgrows the buffer. */
+int lg_rpc_body_append(lg_conn *c, lg_rpc_body *b, const char *at, size_t len);
+/* on_headers_complete for JSON-RPC replies: the oldest request's id is expected. */
+int lg_rpc_on_headers_complete(llhttp_t *p);
+
 /* Writes a getblockcount request with JSON-RPC id `id` (with
  * "Connection: close" when close); returns its length (< LG_RPC_REQ_MAX). */
 size_t lg_rpc_request(char *out, uint64_t id, bool close);
