@@ -16,6 +16,7 @@ import { NativeProcess, Pinning, startProcess, ExitInfo } from './process.js';
 import { measure, parseResult, parseSnapshot, ServerSnapshot } from './metrics.js';
 import { Repetition } from './results.js';
 import { errorMessage } from './errors.js';
+import { encodeBuckets } from './stats.js';
 
 export interface RepetitionContext {
   root: string;
@@ -149,6 +150,8 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
       throw new Error(`${server.label}: "listening" event has no usable "address" (${JSON.stringify(listening.address)})`);
     }
 
+    // The server's memory before any connection: the baseline of memory per connection.
+    const baseline = await snapshot(server);
     const loadgen = startProcess({
       label: 'load generator',
       argv: loadgenArgv(cell, listening.address, ctx.timeoutS, ctx.verifyChecksum),
@@ -183,7 +186,8 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
     const result = parseResult(resultLine);
     const b = await snapshot(server);
 
-    const m = measure(a, b, result, { agrees: cell.scenario.agrees, handoff: cell.server.handoff });
+    const m = measure(a, b, result, { agrees: cell.scenario.agrees, handoff: cell.server.handoff, baseline, connections: cell.params.connections });
+    out.latency_hdr = encodeBuckets(result.latency.buckets);
     out.metrics = m.metrics;
     out.consistency = m.consistency;
     out.client_bound = m.client_bound;

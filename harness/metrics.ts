@@ -159,6 +159,8 @@ export interface RepetitionMetrics {
     cpu_user_us: number;
     cpu_sys_us: number;
     cpu_us_per_op: number;
+    cpu_user_us_per_op: number;
+    cpu_sys_us_per_op: number;
     /* Busy share of one CPU over the server's window (100 = one core saturated). */
     cpu_percent: number;
     syscalls_per_op: number;
@@ -170,8 +172,12 @@ export interface RepetitionMetrics {
     events_per_wakeup: number;
     voluntary_context_switches: number;
     involuntary_context_switches: number;
+    voluntary_context_switches_per_op: number;
+    involuntary_context_switches_per_op: number;
     rss_kb: number;
     maxrss_kb: number;
+    /* (RSS at the end of the window - RSS before any connection) / connections; absent without a baseline. */
+    rss_kb_per_connection?: number;
     messages_in: number;
     messages_out: number;
     /* Payload bytes the server queued (block payloads, HTTP bodies): should equal the client's verified payload in bulk cells. */
@@ -218,6 +224,9 @@ const per = (a: number, b: number) => (b > 0 ? a / b : 0);
 export interface Expectations {
   agrees?: Record<string, 'ops' | 'payload'>;
   handoff?: number;
+  /* The server before any connection (for memory per connection), and how many there are. */
+  baseline?: ServerSnapshot;
+  connections?: number;
 }
 
 export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, expect: Expectations = {}): Measurement {
@@ -267,6 +276,8 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, 
       cpu_user_us: utime,
       cpu_sys_us: stime,
       cpu_us_per_op: per(utime + stime, ops),
+      cpu_user_us_per_op: per(utime, ops),
+      cpu_sys_us_per_op: per(stime, ops),
       cpu_percent: per((utime + stime) * 1000, b.t_ns - a.t_ns) * 100,
       syscalls_per_op: per(totalCalls, ops),
       syscalls,
@@ -276,6 +287,8 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, 
       events_per_wakeup: per(b.events - a.events, wakeups),
       voluntary_context_switches: b.rusage.nvcsw - a.rusage.nvcsw,
       involuntary_context_switches: b.rusage.nivcsw - a.rusage.nivcsw,
+      voluntary_context_switches_per_op: per(b.rusage.nvcsw - a.rusage.nvcsw, ops),
+      involuntary_context_switches_per_op: per(b.rusage.nivcsw - a.rusage.nivcsw, ops),
       rss_kb: b.rss_kb,
       maxrss_kb: b.rusage.maxrss_kb,
       messages_in: b.protocol.messages_in - a.protocol.messages_in,
@@ -294,6 +307,9 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, 
     },
     client: { cpu_user_us: r.cpu.utime_us, cpu_sys_us: r.cpu.stime_us, cpu_percent: clientCpuPercent, verified_pieces: r.verified_pieces },
   };
+  if (expect.baseline && expect.connections) {
+    metrics.server.rss_kb_per_connection = (b.rss_kb - expect.baseline.rss_kb) / expect.connections;
+  }
   if (r.rate) {
     metrics.rate = { target_per_s: r.rate.target_per_s, achieved_per_s: r.rate.achieved_per_s, late_sends: r.rate.late_sends, max_send_lag_us: r.rate.max_send_lag_ns / 1000 };
   }

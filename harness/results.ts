@@ -6,7 +6,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Params } from './catalog.js';
 import type { Consistency, RepetitionMetrics } from './metrics.js';
-import type { Spread } from './stats.js';
+import type { LatencyUs, Spread } from './stats.js';
 import type { Environment } from './environment.js';
 
 export const RESULTS_SCHEMA = 'muxbench-results';
@@ -19,6 +19,9 @@ export interface Repetition {
   /* Wall time of the whole repetition as the harness saw it (start to teardown). */
   wall_s: number;
   metrics?: RepetitionMetrics;
+  /* The load generator's latency histogram (ns), HDR-encoded (hdr-histogram-js
+   * compressed base64), so a later comparison can merge repetitions and runs. */
+  latency_hdr?: string | null;
   consistency?: Consistency;
   client_bound?: boolean;
   client_errors?: string[];
@@ -54,6 +57,8 @@ export interface CellResult {
   repetitions: Repetition[];
   /* median/min/max over the ok repetitions, by dotted metric path. */
   summary: Record<string, Spread>;
+  /* Latency percentiles of all ok repetitions merged into one histogram (µs). */
+  latency_merged_us?: LatencyUs | null;
 }
 
 export interface RunOptions {

@@ -8,7 +8,7 @@ import { runRepetition } from './cell.js';
 import { CellPlan, Plan } from './plan.js';
 import { endAllProcesses, installCleanupHandlers, Pinning } from './process.js';
 import { CellResult, newRunId, pointLatestAt, ResultsFile, RunOptions, writeJsonAtomic, RESULTS_SCHEMA, RESULTS_VERSION } from './results.js';
-import { summarize } from './stats.js';
+import { mergeEncoded, summarize } from './stats.js';
 import { probeEnvironment } from './environment.js';
 import { renderTable } from './table.js';
 import { formatCount, formatMiBps, formatMicros, formatSeconds } from './units.js';
@@ -180,6 +180,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
     record.status = stop.signal ? 'interrupted' : failed ? 'failed' : 'ok';
     if (failed) record.error = `rep ${failed.rep}: ${failed.error}`;
     record.summary = summarize(ok.map((r) => r.metrics!));
+    record.latency_merged_us = mergeEncoded(ok.map((r) => r.latency_hdr));
     // Judged on the median, like every number in the summary.
     record.client_bound = (record.summary['client.cpu_percent']?.median ?? 0) >= CLIENT_BOUND_PERCENT;
     save();

@@ -1,6 +1,6 @@
 /* Statistics: latency percentiles from the load generator's histogram
  * buckets, and median/min/max of every metric over a cell's repetitions. */
-import { build } from 'hdr-histogram-js';
+import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64, Histogram } from 'hdr-histogram-js';
 
 export interface LatencyUs {
   count: number;
@@ -15,25 +15,61 @@ export interface LatencyUs {
  * digits, the resolution the buckets are reported at) and reads the
  * percentiles in microseconds. Returns null when nothing was recorded (a
  * bulk transfer may report no per-operation latency). */
-export function latencyFromBuckets(buckets: ReadonlyArray<readonly [number, number]>): LatencyUs | null {
+function histogramOf(buckets: ReadonlyArray<readonly [number, number]>): Histogram {
   const h = build({ bitBucketSize: 64, numberOfSignificantValueDigits: 3, autoResize: true });
+  for (const [value, count] of buckets) {
+    if (count > 0) h.recordValueWithCount(Math.max(0, Math.round(value)), count);
+  }
+  return h;
+}
+
+export function latencyFromBuckets(buckets: ReadonlyArray<readonly [number, number]>): LatencyUs | null {
+  const h = histogramOf(buckets);
   try {
-    for (const [value, count] of buckets) {
-      if (count > 0) h.recordValueWithCount(Math.max(0, Math.round(value)), count);
-    }
-    if (h.totalCount === 0) return null;
-    const us = (ns: number) => ns / 1000;
-    return {
-      count: h.totalCount,
-      p50: us(h.getValueAtPercentile(50)),
-      p90: us(h.getValueAtPercentile(90)),
-      p99: us(h.getValueAtPercentile(99)),
-      p99_9: us(h.getValueAtPercentile(99.9)),
-      max: us(h.maxValue),
-    };
+    return percentiles(h);
   } finally {
     h.destroy();
   }
+}
+
+/* The histogram in HDR's compressed base64 form; null when empty. */
+export function encodeBuckets(buckets: ReadonlyArray<readonly [number, number]>): string | null {
+  const h = histogramOf(buckets);
+  try {
+    return h.totalCount ? encodeIntoCompressedBase64(h) : null;
+  } finally {
+    h.destroy();
+  }
+}
+
+/* Merges encoded histograms (repetitions of a cell, or the same cell of two
+ * runs) and reads the percentiles of the whole. */
+export function mergeEncoded(encoded: ReadonlyArray<string | null | undefined>): LatencyUs | null {
+  const total = build({ bitBucketSize: 64, numberOfSignificantValueDigits: 3, autoResize: true });
+  try {
+    for (const e of encoded) {
+      if (!e) continue;
+      const h = decodeFromCompressedBase64(e, 64, false);
+      total.add(h);
+      h.destroy();
+    }
+    return percentiles(total);
+  } finally {
+    total.destroy();
+  }
+}
+
+function percentiles(h: Histogram): LatencyUs | null {
+  if (h.totalCount === 0) return null;
+  const us = (ns: number) => ns / 1000;
+  return {
+    count: h.totalCount,
+    p50: us(h.getValueAtPercentile(50)),
+    p90: us(h.getValueAtPercentile(90)),
+    p99: us(h.getValueAtPercentile(99)),
+    p99_9: us(h.getValueAtPercentile(99.9)),
+    max: us(h.maxValue),
+  };
 }
 
 export function median(values: number[]): number {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { latencyFromBuckets, median, spread, summarize, numericLeaves } from '../harness/stats.js';
+import { encodeBuckets, latencyFromBuckets, median, mergeEncoded, numericLeaves, spread, summarize } from '../harness/stats.js';
 import { measure, parseResult, parseSnapshot, ServerSnapshot, LoadgenResult, ProtocolMismatch } from '../harness/metrics.js';
 
 test('median, spread', () => {
@@ -179,4 +179,33 @@ test('measure: server counters the scenario names must equal the client figures;
   assert.match(measure(a, skipped, result(), { handoff: 4 }).problems.join(), /handed 500 requests to its workers but parsed 1000/);
   const open = measure(a, b, result({ rate: { target_per_s: 2000, achieved_per_s: 1999.5, late_sends: 3, max_send_lag_ns: 1_500_000 } }));
   assert.deepEqual(open.metrics.rate, { target_per_s: 2000, achieved_per_s: 1999.5, late_sends: 3, max_send_lag_us: 1500 });
+});
+
+test('latency histograms are stored encoded and merge across repetitions', () => {
+  const a: [number, number][] = [[1000, 50]];
+  const b: [number, number][] = [[3000, 50]];
+  const ea = encodeBuckets(a);
+  assert.equal(typeof ea, 'string');
+  assert.deepEqual(mergeEncoded([ea]), latencyFromBuckets(a));
+  const both = mergeEncoded([ea, encodeBuckets(b), null])!;
+  assert.equal(both.count, 100);
+  assert.ok(Math.abs(both.p50 - 1) < 0.01, `p50 ${both.p50}`);
+  assert.ok(Math.abs(both.p99 - 3) < 0.01 && Math.abs(both.max - 3) < 0.01, `p99 ${both.p99} max ${both.max}`);
+  assert.equal(encodeBuckets([]), null);
+  assert.equal(mergeEncoded([]), null);
+});
+
+test('measure: per-operation CPU split, context switches per operation, memory per connection', () => {
+  const a = snap({ rusage: { utime_us: 1000, stime_us: 2000, nvcsw: 10, nivcsw: 1, maxrss_kb: 1000 } });
+  const b = snap({ read: [10, 24000], write: [10, 32000], rusage: { utime_us: 4000, stime_us: 8000, nvcsw: 510, nivcsw: 101, maxrss_kb: 1400 }, rss_kb: 1900 });
+  const base = snap({ rss_kb: 900 });
+  const m = measure(a, b, result(), { baseline: base, connections: 10 }).metrics;
+  // 1000 operations: 3000 µs user, 6000 µs system, 500 voluntary and 100 involuntary switches.
+  assert.equal(m.server.cpu_user_us_per_op, 3);
+  assert.equal(m.server.cpu_sys_us_per_op, 6);
+  assert.equal(m.server.cpu_us_per_op, 9);
+  assert.equal(m.server.voluntary_context_switches_per_op, 0.5);
+  assert.equal(m.server.involuntary_context_switches_per_op, 0.1);
+  assert.equal(m.server.rss_kb_per_connection, 100); // (1900 - 900) / 10
+  assert.equal(measure(a, b, result()).metrics.server.rss_kb_per_connection, undefined);
 });
