@@ -16,6 +16,8 @@ export interface Environment {
   compiler: string | null;
   libraries: Record<string, string>;
   git: { commit: string; dirty: boolean } | null;
+  /* 1-minute load average when the run started. */
+  load_at_start: number;
 }
 
 /* Libraries the native strategies may link; pkg-config names. */
@@ -86,5 +88,21 @@ export function probeEnvironment(root: string): Environment {
     compiler: run('cc', ['--version'])?.split('\n')[0] ?? null,
     libraries: libraries(),
     git: git(root),
+    load_at_start: os.loadavg()[0],
   };
+}
+
+/* What makes numbers from this machine less trustworthy, said up front and
+ * kept with the results. */
+export function environmentWarnings(env: Environment): string[] {
+  const out: string[] = [];
+  if (env.cpu_count < 2) out.push(`only ${env.cpu_count} CPU: the server and the load generator compete for it, so the numbers describe the pair`);
+  if (env.cpu_governor !== null && env.cpu_governor !== 'performance') {
+    out.push(`CPU frequency governor is "${env.cpu_governor}", not "performance": clock changes add noise (e.g. cpupower frequency-set -g performance)`);
+  }
+  // Load average counts runnable tasks; above a quarter of the CPUs, something else is busy.
+  if (env.load_at_start > env.cpu_count * 0.25) {
+    out.push(`the machine was busy at the start (load average ${env.load_at_start.toFixed(2)} on ${env.cpu_count} CPUs): other work competes with the measurement`);
+  }
+  return out;
 }

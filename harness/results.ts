@@ -85,6 +85,8 @@ export interface ResultsFile {
   command_line: string[];
   options: RunOptions;
   environment: Environment;
+  /* Conditions that make the numbers less trustworthy (few CPUs, governor, load at start). */
+  warnings: string[];
   /* Strategies not run because their program is missing. */
   unavailable: { strategy: string; reason: string }[];
   cells: CellResult[];

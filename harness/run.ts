@@ -9,7 +9,7 @@ import { CellPlan, Plan } from './plan.js';
 import { endAllProcesses, installCleanupHandlers, Pinning } from './process.js';
 import { CellResult, newRunId, pointLatestAt, ResultsFile, RunOptions, writeJsonAtomic, RESULTS_SCHEMA, RESULTS_VERSION } from './results.js';
 import { mergeEncoded, summarize } from './stats.js';
-import { probeEnvironment } from './environment.js';
+import { environmentWarnings, probeEnvironment } from './environment.js';
 import { renderTable } from './table.js';
 import { formatCount, formatMiBps, formatMicros, formatSeconds } from './units.js';
 import { loadgenArgv, serverArgv } from './cell.js';
@@ -123,6 +123,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
   }
   const resultsFile = path.join(runDir, 'results.json');
 
+  const environment = probeEnvironment(root);
   const results: ResultsFile = {
     schema: RESULTS_SCHEMA,
     version: RESULTS_VERSION,
@@ -132,7 +133,8 @@ export async function runMatrix(req: RunRequest): Promise<number> {
     finished: null,
     command_line: [...process.argv],
     options,
-    environment: probeEnvironment(root),
+    environment,
+    warnings: environmentWarnings(environment),
     unavailable: plan.unavailable,
     cells: plan.cells.map((c) => cellRecord(c, pinning, options.verify_checksum, options.timeout_s)),
   };
@@ -149,6 +151,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
 
   log(`muxbench run ${runId}: ${plan.cells.length} cells x ${options.repeat} repetitions -> ${path.relative(process.cwd(), runDir) || '.'}`);
   for (const u of plan.unavailable) log(`skipped ${u.strategy}: ${u.reason}`);
+  for (const w of results.warnings) log(`warning: ${w}`);
   if (!pinning.pinned) log(`CPU pinning off: ${pinning.reason}`);
 
   const total = plan.cells.length;

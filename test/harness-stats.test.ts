@@ -209,3 +209,15 @@ test('measure: per-operation CPU split, context switches per operation, memory p
   assert.equal(m.server.rss_kb_per_connection, 100); // (1900 - 900) / 10
   assert.equal(measure(a, b, result()).metrics.server.rss_kb_per_connection, undefined);
 });
+
+test('environment warnings: one CPU, a governor other than performance, load at the start', async () => {
+  const { environmentWarnings } = await import('../harness/environment.js');
+  const base = { kernel: 'k', arch: 'x64', cpu_model: null, cpu_count: 2, cpu_governor: null, node: 'v20', compiler: null, libraries: {}, git: null, load_at_start: 0.1 };
+  assert.deepEqual(environmentWarnings(base), []);
+  assert.deepEqual(environmentWarnings({ ...base, cpu_governor: 'performance' }), []);
+  const w = environmentWarnings({ ...base, cpu_count: 1, cpu_governor: 'powersave', load_at_start: 1.5 });
+  assert.equal(w.length, 3);
+  assert.match(w[0], /only 1 CPU/);
+  assert.match(w[1], /governor is "powersave"/);
+  assert.match(w[2], /load average 1\.50 on 1 CPUs/);
+});
