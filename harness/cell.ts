@@ -82,7 +82,8 @@ function makeSocketDir(): string {
 
 export function logName(cell: CellPlan, rep: number, role: 'server' | 'loadgen'): string {
   const point = cell.label ? `-${cell.label.replace(/[ =]/g, (c) => (c === ' ' ? '-' : ''))}` : '';
-  return path.join('logs', `${cell.variant.name}-${cell.scenario.name}-${cell.transport}${point}-rep${rep}.${role}.log`);
+  const which = rep < 0 ? `warmup${-rep}` : `rep${rep}`;
+  return path.join('logs', `${cell.variant.name}-${cell.scenario.name}-${cell.transport}${point}-${which}.${role}.log`);
 }
 
 async function snapshot(server: NativeProcess): Promise<ServerSnapshot> {

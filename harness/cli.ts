@@ -114,6 +114,7 @@ interface RunArgs {
   bytes?: number;
   chunk?: number;
   repeat?: number;
+  warmup?: number;
   quick: boolean;
   out?: string;
   verifyChecksum: boolean;
@@ -161,6 +162,7 @@ async function runCommand(argv: RunArgs): Promise<number> {
   if (pinning.pinned && pinning.server === pinning.loadgen) process.stderr.write('note: server and load generator share one CPU\n');
 
   const repeat = argv.repeat ?? (argv.quick ? 1 : 3);
+  const warmup = argv.warmup ?? (argv.quick ? 0 : 1);
   return runMatrix({
     root,
     plan,
@@ -174,6 +176,7 @@ async function runCommand(argv: RunArgs): Promise<number> {
       sweeps,
       handoff,
       repeat,
+      warmup,
       quick: argv.quick,
       verify_checksum: argv.verifyChecksum,
       timeout_s: argv.timeout,
@@ -232,6 +235,7 @@ const cli = yargs(hideBin(process.argv))
         .option('bytes', { type: 'string', describe: 'Bytes to transfer in bulk scenarios, e.g. 1G, 64M', coerce: size('bytes') })
         .option('chunk', { type: 'string', describe: 'Piece size in bulk scenarios, e.g. 64K', coerce: size('chunk') })
         .option('repeat', { type: 'string', describe: 'Repetitions per cell (default 3, or 1 with --quick)', coerce: count('repeat') })
+        .option('warmup', { type: 'string', describe: 'Warm-up repetitions per cell before the measured ones, kept out of the statistics (default 1, or 0 with --quick)', coerce: (v: unknown) => (v === undefined ? undefined : parseCount(String(v), '--warmup', { allowZero: true })) })
         .option('quick', { type: 'boolean', default: false, describe: 'Small workloads (each scenario\'s "quick" values) for a fast check' })
         .option('out', { type: 'string', describe: 'Output folder (default results/<run-id>; results/latest follows runs under results/)' })
         .option('verify-checksum', { type: 'boolean', default: false, describe: 'Peer protocol: verify SHA256d of every payload (models a node\'s CPU cost)' })

@@ -7,12 +7,14 @@ import crypto from 'node:crypto';
 import type { Params } from './catalog.js';
 import type { Consistency, RepetitionMetrics } from './metrics.js';
 import type { LatencyUs, Spread } from './stats.js';
+import type { WindowStats } from './repetitions.js';
 import type { Environment } from './environment.js';
 
 export const RESULTS_SCHEMA = 'muxbench-results';
 export const RESULTS_VERSION = 1;
 
 export interface Repetition {
+  /* 1, 2, ... for measured repetitions; -1, -2, ... for warm-ups. */
   rep: number;
   status: 'ok' | 'failed';
   error?: string;
@@ -54,7 +56,11 @@ export interface CellResult {
   status: 'ok' | 'failed' | 'pending' | 'interrupted';
   error?: string;
   client_bound: boolean;
+  /* Repetitions run before the measured ones (start-up effects: page cache, CPU frequency); not in the statistics. */
+  warmup_repetitions: Repetition[];
   repetitions: Repetition[];
+  /* tinybench's statistics of the measured windows (mean, sd, relative margin of error); null when the cell did not complete. */
+  window_stats: WindowStats | null;
   /* median/min/max over the ok repetitions, by dotted metric path. */
   summary: Record<string, Spread>;
   /* Latency percentiles of all ok repetitions merged into one histogram (µs). */
@@ -69,6 +75,7 @@ export interface RunOptions {
   sweeps: Record<string, number[]>;
   handoff: number[];
   repeat: number;
+  warmup: number;
   quick: boolean;
   verify_checksum: boolean;
   timeout_s: number;

@@ -5,6 +5,7 @@ import { CLIENT_BOUND_PERCENT } from './metrics.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { runRepetition } from './cell.js';
+import { runRepetitions } from './repetitions.js';
 import { CellPlan, Plan } from './plan.js';
 import { endAllProcesses, installCleanupHandlers, Pinning } from './process.js';
 import { CellResult, newRunId, pointLatestAt, ResultsFile, RunOptions, writeJsonAtomic, RESULTS_SCHEMA, RESULTS_VERSION } from './results.js';
@@ -43,7 +44,9 @@ function cellRecord(cell: CellPlan, pinning: Pinning, verify: boolean, timeoutS:
     pinning: pinning.pinned ? `taskset: server on CPU ${pinning.server}, load generator on CPU ${pinning.loadgen}` : `unpinned: ${pinning.reason}`,
     status: 'pending',
     client_bound: false,
+    warmup_repetitions: [],
     repetitions: [],
+    window_stats: null,
     summary: {},
   };
 }
@@ -149,7 +152,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
     void endAllProcesses();
   });
 
-  log(`muxbench run ${runId}: ${plan.cells.length} cells x ${options.repeat} repetitions -> ${path.relative(process.cwd(), runDir) || '.'}`);
+  log(`muxbench run ${runId}: ${plan.cells.length} cells x ${options.repeat} repetitions${options.warmup ? ` (+${options.warmup} warm-up)` : ''} -> ${path.relative(process.cwd(), runDir) || '.'}`);
   for (const u of plan.unavailable) log(`skipped ${u.strategy}: ${u.reason}`);
   for (const w of results.warnings) log(`warning: ${w}`);
   if (!pinning.pinned) log(`CPU pinning off: ${pinning.reason}`);
@@ -158,30 +161,38 @@ export async function runMatrix(req: RunRequest): Promise<number> {
   for (const [i, cell] of plan.cells.entries()) {
     if (stop.signal) break;
     const record = results.cells[i];
-    for (let rep = 1; rep <= options.repeat; rep++) {
-      const head = `[${i + 1}/${total}] ${cell.variant.name} ${cell.scenario.name} ${cell.transport}${cell.label ? ` ${cell.label}` : ''} rep ${rep}/${options.repeat} …`;
-      const tty = process.stdout.isTTY && !req.log;
-      if (tty) process.stdout.write(head + ' ');
-      const r = await runRepetition({
-        root,
-        cell,
-        rep,
-        pinning,
-        verifyChecksum: options.verify_checksum,
-        timeoutS: options.timeout_s,
-        runDir,
-      });
-      if (stop.signal && r.status === 'failed') r.error = `interrupted by ${stop.signal}`;
-      record.repetitions.push(r);
-      if (tty) process.stdout.write(progressLine(r) + '\n');
-      else log(`${head} ${progressLine(r)}`);
-      // Later repetitions of a failing cell would fail the same way, or hang the same way.
-      if (r.status === 'failed' || stop.signal) break;
-    }
+    const tty = process.stdout.isTTY && !req.log;
+    record.window_stats = await runRepetitions({
+      warmup: options.warmup,
+      repeat: options.repeat,
+      run: async (n, warmup) => {
+        const of = warmup ? `warm-up ${n}/${options.warmup}` : `rep ${n}/${options.repeat}`;
+        const head = `[${i + 1}/${total}] ${cell.variant.name} ${cell.scenario.name} ${cell.transport}${cell.label ? ` ${cell.label}` : ''} ${of} …`;
+        if (tty) process.stdout.write(head + ' ');
+        const r = await runRepetition({
+          root,
+          cell,
+          rep: warmup ? -n : n,
+          pinning,
+          verifyChecksum: options.verify_checksum,
+          timeoutS: options.timeout_s,
+          runDir,
+        });
+        if (stop.signal && r.status === 'failed') r.error = `interrupted by ${stop.signal}`;
+        if (tty) process.stdout.write(progressLine(r) + '\n');
+        else log(`${head} ${progressLine(r)}`);
+        return r;
+      },
+      done: (r, warmup) => (warmup ? record.warmup_repetitions : record.repetitions).push(r),
+      stopped: () => stop.signal !== null,
+    });
+    // A warm-up that failed fails the cell like a measured repetition.
+    const warmFailed = record.warmup_repetitions.find((r) => r.status === 'failed');
     const ok = record.repetitions.filter((r) => r.status === 'ok');
     const failed = record.repetitions.find((r) => r.status === 'failed');
-    record.status = stop.signal ? 'interrupted' : failed ? 'failed' : 'ok';
+    record.status = stop.signal ? 'interrupted' : failed || warmFailed ? 'failed' : 'ok';
     if (failed) record.error = `rep ${failed.rep}: ${failed.error}`;
+    else if (warmFailed) record.error = `warm-up: ${warmFailed.error}`;
     record.summary = summarize(ok.map((r) => r.metrics!));
     record.latency_merged_us = mergeEncoded(ok.map((r) => r.latency_hdr));
     // Judged on the median, like every number in the summary.

@@ -55,6 +55,32 @@ test('run --quick: every cell runs, results.json records the measured window', (
   assert.equal(results.cells[1].transport, 'unix');
 });
 
+test('repetitions run as a tinybench task: warm-ups first and apart, then the measured ones with their statistics', () => {
+  const root = fakeRepo();
+  const r = cli(root, 'run', '--strategies', 'fake', '--transports', 'tcp', '--connections', '5', '--requests', '300', '--repeat', '3', '--warmup', '1');
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /fake echo tcp warm-up 1\/1 … [\s\S]*fake echo tcp rep 1\/3 … [\s\S]*rep 3\/3 … /);
+  const { dir, results } = latestResults(root);
+  assert.equal(results.options.warmup, 1);
+  const cell = results.cells[0];
+  assert.deepEqual(cell.warmup_repetitions.map((x) => x.rep), [-1]);
+  assert.deepEqual(cell.repetitions.map((x) => x.rep), [1, 2, 3]);
+  assert.ok(fs.existsSync(path.join(dir, cell.warmup_repetitions[0].logs.server)));
+  // tinybench's statistics describe exactly the three measured windows.
+  const windows = cell.repetitions.map((x) => x.metrics!.elapsed_ns / 1e6);
+  const mean = windows.reduce((a, b) => a + b, 0) / 3;
+  const w = cell.window_stats!;
+  assert.equal(w.samples, 3);
+  assert.ok(Math.abs(w.mean_ms - mean) < 1e-9 * mean, `${w.mean_ms} vs ${mean}`);
+  assert.equal(w.min_ms, Math.min(...windows));
+  assert.equal(w.max_ms, Math.max(...windows));
+  const sd = Math.sqrt(windows.reduce((a, x) => a + (x - mean) ** 2, 0) / 2);
+  assert.ok(Math.abs(w.sd_ms - sd) <= 1e-9 * Math.max(sd, 1e-12) + 1e-12);
+  // Student's t for 2 degrees of freedom: 4.303.
+  assert.ok(Math.abs(w.rme_percent - (4.302652729911275 * sd) / Math.sqrt(3) / mean * 100) < 1e-6);
+  assert.equal(cell.summary['throughput.ops_per_s'].min <= cell.summary['throughput.ops_per_s'].max, true);
+});
+
 test('a failing cell is recorded with its reason, the run goes on, exit status 1', () => {
   const root = fakeRepo();
   writeJson(root, 'strategies/zbroken/strategy.json', {
