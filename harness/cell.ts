@@ -56,6 +56,7 @@ export function serverArgv(cell: CellPlan, listen: string, verifyChecksum: boole
     listen,
     ...(verifyChecksum ? ['--verify-checksum'] : []),
     ...(cell.server.handoff > 0 ? ['--handoff', String(cell.server.handoff)] : []),
+    ...(cell.server.counters ? [] : ['--no-counters']),
   ];
 }
 

@@ -115,6 +115,7 @@ interface RunArgs {
   chunk?: number;
   repeat?: number;
   warmup?: number;
+  counters: boolean;
   quick: boolean;
   out?: string;
   verifyChecksum: boolean;
@@ -144,6 +145,7 @@ async function runCommand(argv: RunArgs): Promise<number> {
     overrides,
     sweeps,
     handoff,
+    counters: argv.counters,
   });
   // Nothing can run without the load generator, and nothing runs when no strategy is built.
   if (!findExecutable(LOADGEN_COMMAND, root) || !catalog.strategies.some((v) => v.available)) {
@@ -175,6 +177,7 @@ async function runCommand(argv: RunArgs): Promise<number> {
       overrides,
       sweeps,
       handoff,
+      counters: argv.counters,
       repeat,
       warmup,
       quick: argv.quick,
@@ -239,6 +242,7 @@ const cli = yargs(hideBin(process.argv))
         .option('quick', { type: 'boolean', default: false, describe: 'Small workloads (each scenario\'s "quick" values) for a fast check' })
         .option('out', { type: 'string', describe: 'Output folder (default results/<run-id>; results/latest follows runs under results/)' })
         .option('verify-checksum', { type: 'boolean', default: false, describe: 'Peer protocol: verify SHA256d of every payload (models a node\'s CPU cost)' })
+        .option('counters', { type: 'boolean', default: true, describe: "Count the servers' syscalls; --no-counters turns counting off, to measure what counting costs (syscall metrics are then absent)" })
         .option('timeout', { type: 'string', default: '120', describe: 'Seconds allowed for the work of one repetition', coerce: (v: unknown) => parseSeconds(String(v), '--timeout') })
         .option('cpus', { type: 'string', describe: 'SERVER_CPU,LOADGEN_CPU for taskset pinning, or none (default 0,1 when the machine has 2+ CPUs)' })
         // Examples in the epilog rather than .example(): yargs wraps example

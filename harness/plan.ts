@@ -16,11 +16,15 @@ export interface PlanRequest {
   sweeps?: Record<string, number[]>;
   /* Server-side: hand-off worker threads (--handoff 0,4); 0 = none. */
   handoff?: number[];
+  /* Server-side: false = syscall counters off (--no-counters), to measure their cost. */
+  counters?: boolean;
 }
 
 /* What the server is asked to do beyond serving the protocol. */
 export interface ServerParams {
   handoff: number;
+  /* Syscall counting (on by default; off only to measure what it costs). */
+  counters: boolean;
 }
 
 export interface CellPlan {
@@ -138,12 +142,13 @@ export function planCells(catalog: Catalog, req: PlanRequest): Plan {
     for (const point of sweepPoints(scenario, sweeps)) {
       const params = scenarioParams(scenario, req.quick, { ...req.overrides, ...point });
       for (const handoff of handoffs) {
-        const label = describePoint(point, sweeps, handoff, handoffs.length > 1);
+        const counters = req.counters ?? true;
+        const label = [describePoint(point, sweeps, handoff, handoffs.length > 1), counters ? '' : 'counters=off'].filter(Boolean).join(' ');
         for (const transport of transports) {
           for (const variant of variants) {
             if (!variant.protocols.includes(scenario.protocol) || !variant.transports.includes(transport)) continue;
             const id = `${variant.name}/${scenario.name}/${transport}${label ? `/${label.replace(/ /g, ',')}` : ''}`;
-            cells.push({ id, variant, scenario, transport, params: { ...params }, server: { handoff }, label });
+            cells.push({ id, variant, scenario, transport, params: { ...params }, server: { handoff, counters }, label });
           }
         }
       }

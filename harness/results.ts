@@ -44,7 +44,7 @@ export interface CellResult {
   transport: string;
   params: Params;
   /* Server-side parameters: hand-off worker threads (0 = replies built on the loop). */
-  server_params: { handoff: number };
+  server_params: { handoff: number; counters: boolean };
   /* The swept values that tell this cell from others of the same strategy, scenario and transport. */
   label: string;
   server_argv: string[];
@@ -74,6 +74,7 @@ export interface RunOptions {
   overrides: Params;
   sweeps: Record<string, number[]>;
   handoff: number[];
+  counters: boolean;
   repeat: number;
   warmup: number;
   quick: boolean;

@@ -1,5 +1,6 @@
 /* Statistics: latency percentiles from the load generator's histogram
  * buckets, and median/min/max of every metric over a cell's repetitions. */
+import { mean, median, relativeMarginOfError, sd } from './comparison.js';
 import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64, Histogram } from 'hdr-histogram-js';
 
 export interface LatencyUs {
@@ -72,21 +73,32 @@ function percentiles(h: Histogram): LatencyUs | null {
   };
 }
 
-export function median(values: number[]): number {
-  if (values.length === 0) throw new Error('median of no values');
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
+/* One definition of the median for the whole harness (comparison.ts). */
+export { median };
 
 export interface Spread {
   median: number;
   min: number;
   max: number;
+  mean: number;
+  /* Sample standard deviation and relative margin of error at 95% (percent
+   * of the mean, Student's t, as tinybench computes it); null below 2 values
+   * or for a zero mean. */
+  sd: number | null;
+  rme_percent: number | null;
 }
 
+const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
+
 export function spread(values: number[]): Spread {
-  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+  return {
+    median: median(values),
+    min: Math.min(...values),
+    max: Math.max(...values),
+    mean: mean(values),
+    sd: values.length > 1 ? finiteOrNull(sd(values)) : null,
+    rme_percent: values.length > 1 ? finiteOrNull(relativeMarginOfError(values)) : null,
+  };
 }
 
 /* Numeric leaves of a nested object as dotted paths:
@@ -101,7 +113,7 @@ export function numericLeaves(obj: unknown, prefix = '', out: Record<string, num
   return out;
 }
 
-/* median/min/max per metric over the repetitions. A metric missing from some
+/* median/min/max/mean/sd/rme per metric over the repetitions. A metric missing from some
  * repetitions (e.g. a syscall kind seen only once) is summarised over those
  * that have it. */
 export function summarize(reps: object[]): Record<string, Spread> {

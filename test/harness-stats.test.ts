@@ -8,7 +8,12 @@ test('median, spread', () => {
   assert.equal(median([4, 1, 3, 2]), 2.5);
   assert.equal(median([7]), 7);
   assert.throws(() => median([]));
-  assert.deepEqual(spread([10, 30, 20]), { median: 20, min: 10, max: 30 });
+  // sd 10; rme = t(0.975, 2) x 10 / sqrt(3) / 20 x 100, t = 4.302652729911275.
+  const sp = spread([10, 30, 20]);
+  assert.deepEqual({ ...sp, rme_percent: null }, { median: 20, min: 10, max: 30, mean: 20, sd: 10, rme_percent: null });
+  assert.ok(Math.abs(sp.rme_percent! - 124.2068855875) < 1e-6, String(sp.rme_percent));
+  // One value: no spread to speak of.
+  assert.deepEqual(spread([7]), { median: 7, min: 7, max: 7, mean: 7, sd: null, rme_percent: null });
 });
 
 test('latency buckets merge into percentiles in microseconds', () => {
@@ -38,8 +43,9 @@ test('summarize: median/min/max per dotted metric, over the repetitions that hav
     { throughput: { ops_per_s: 300 } },
     { throughput: { ops_per_s: 200 }, syscalls: { read: 5 } },
   ]);
-  assert.deepEqual(s['throughput.ops_per_s'], { median: 200, min: 100, max: 300 });
-  assert.deepEqual(s['syscalls.read'], { median: 3, min: 1, max: 5 });
+  const pick = (x: { median: number; min: number; max: number; mean: number; sd: number | null }) => [x.median, x.min, x.max, x.mean, x.sd];
+  assert.deepEqual(pick(s['throughput.ops_per_s']), [200, 100, 300, 200, 100]);
+  assert.deepEqual(pick(s['syscalls.read']), [3, 1, 5, 3, Math.sqrt(8)]);
 });
 
 function snap(over: Partial<ServerSnapshot> & { read?: [number, number]; write?: [number, number]; writev?: [number, number]; ep?: number }): ServerSnapshot {
@@ -61,6 +67,7 @@ function snap(over: Partial<ServerSnapshot> & { read?: [number, number]; write?:
     rusage: { utime_us: 0, stime_us: 0, nvcsw: 0, nivcsw: 0, maxrss_kb: 1000 },
     rss_kb: 900,
     ...over,
+    counting: over.counting ?? true,
   };
 }
 
@@ -220,4 +227,11 @@ test('environment warnings: one CPU, a governor other than performance, load at 
   assert.match(w[0], /only 1 CPU/);
   assert.match(w[1], /governor is "powersave"/);
   assert.match(w[2], /load average 1\.50 on 1 CPUs/);
+});
+
+test('measure: a server that does not count (--no-counters) is not held to the byte checks', () => {
+  const m = measure(snap({ counting: false }), snap({ counting: false }), result());
+  assert.deepEqual(m.problems, []);
+  assert.equal(m.consistency.ok, null);
+  assert.equal(m.metrics.server.syscalls_per_op, 0);
 });
