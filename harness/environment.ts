@@ -100,8 +100,9 @@ export function environmentWarnings(env: Environment): string[] {
   if (env.cpu_governor !== null && env.cpu_governor !== 'performance') {
     out.push(`CPU frequency governor is "${env.cpu_governor}", not "performance": clock changes add noise (e.g. cpupower frequency-set -g performance)`);
   }
-  // Load average counts runnable tasks; above a quarter of the CPUs, something else is busy.
-  if (env.load_at_start > env.cpu_count * 0.25) {
+  // Load average counts runnable tasks (and decays over a minute, so a run
+  // just finished still shows); above half the CPUs, something else is busy.
+  if (env.load_at_start > env.cpu_count * 0.5) {
     out.push(`the machine was busy at the start (load average ${env.load_at_start.toFixed(2)} on ${env.cpu_count} CPUs): other work competes with the measurement`);
   }
   return out;

@@ -222,6 +222,7 @@ test('environment warnings: one CPU, a governor other than performance, load at 
   const base = { kernel: 'k', arch: 'x64', cpu_model: null, cpu_count: 2, cpu_governor: null, node: 'v20', compiler: null, libraries: {}, git: null, load_at_start: 0.1 };
   assert.deepEqual(environmentWarnings(base), []);
   assert.deepEqual(environmentWarnings({ ...base, cpu_governor: 'performance' }), []);
+  assert.deepEqual(environmentWarnings({ ...base, load_at_start: 0.7 }), [], 'the tail of a run that just ended is not other load');
   const w = environmentWarnings({ ...base, cpu_count: 1, cpu_governor: 'powersave', load_at_start: 1.5 });
   assert.equal(w.length, 3);
   assert.match(w[0], /only 1 CPU/);
