@@ -188,7 +188,7 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
     const result = parseResult(resultLine);
     const b = await snapshot(server);
 
-    const m = measure(a, b, result, { agrees: cell.scenario.agrees, handoff: cell.server.handoff, baseline, connections: cell.params.connections });
+    const m = measure(a, b, result, { agrees: cell.scenario.agrees, handoff: cell.server.handoff, counted: cell.server.counters, baseline, connections: cell.params.connections });
     out.latency_hdr = encodeBuckets(result.latency.buckets);
     out.metrics = m.metrics;
     out.consistency = m.consistency;

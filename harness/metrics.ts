@@ -228,6 +228,8 @@ const per = (a: number, b: number) => (b > 0 ? a / b : 0);
 export interface Expectations {
   agrees?: Record<string, 'ops' | 'payload'>;
   handoff?: number;
+  /* false when the server was started with --no-counters: its byte counters stay at zero. */
+  counted?: boolean;
   /* The server before any connection (for memory per connection), and how many there are. */
   baseline?: ServerSnapshot;
   connections?: number;
@@ -325,7 +327,7 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, 
     client_bytes_sent: r.bytes_sent,
     server_written_bytes: writtenBytes,
     client_bytes_received: r.bytes_received,
-    ok: b.counting ? readBytes === r.bytes_sent && writtenBytes === r.bytes_received : null,
+    ok: expect.counted !== false ? readBytes === r.bytes_sent && writtenBytes === r.bytes_received : null,
   };
 
   const problems: string[] = [];
@@ -333,7 +335,7 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, 
     // A failed run leaves bytes in flight, so the byte counts cannot match;
     // the load generator's reason is the one worth reading.
     problems.push(`load generator reported failure: ${r.errors.join('; ') || '(no reason given)'}`);
-  } else if (b.counting) {
+  } else if (expect.counted !== false) {
     if (readBytes !== r.bytes_sent) problems.push(`server read ${readBytes} bytes in the window but the client sent ${r.bytes_sent}`);
     if (writtenBytes !== r.bytes_received) problems.push(`server wrote ${writtenBytes} bytes in the window but the client received ${r.bytes_received}`);
   }
