@@ -376,7 +376,7 @@ async function main(): Promise<number> {
     log(`anchors: ${o.rounds} rounds; server side on CPU ${SERVER_CPU}, client side on CPU ${CLIENT_CPU}; temp ${tmp}`);
     if (http1 || http2) {
       nginx = await startNginx(tmp, o.connections, lifetime);
-      log(`nginx ${versionOf(['nginx', '-v'])}: master ${nginx.master}, worker ${nginx.worker}, 127.0.0.1:${nginx.port}`);
+      log(`${versionOf(['nginx', '-v']).replace(/^nginx version: /, '')}: master ${nginx.master}, worker ${nginx.worker}, 127.0.0.1:${nginx.port}`);
       await checkReply('nginx', nginx.port, '/', true);
       await checkReply('nginx /static', nginx.port, '/static', false);
       const url = `http://127.0.0.1:${nginx.port}/`;
