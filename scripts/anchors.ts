@@ -295,6 +295,22 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  // A closed terminal or pipe (… | head) must not end the command before it has ended its processes.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
+  process.on('uncaughtException', (err) => {
+    if (cleaning) return;
+    cleaning = true;
+    refuseNewProcesses();
+    void cleanup().finally(() => {
+      try {
+        process.stderr.write(`anchors: ${err.stack ?? err}\n`);
+      } catch {
+        /* nowhere to say it */
+      }
+      process.exit(1);
+    });
+  });
 
   const http1 = o.anchors.has('http-client');
   const http2 = o.anchors.has('http-server');
