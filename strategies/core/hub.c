@@ -199,9 +199,13 @@ static void collect(hub *h) {
     }
 }
 
-session *hub_next(hub *h) {
-    if (h->opts.workers && !h->ready_head) collect(h);
+session *hub_next_ready(hub *h) {
     session *s = h->ready_head;
     if (s) ready_unlink(h, s);
     return s;
+}
+
+session *hub_next(hub *h) {
+    if (h->opts.workers && !h->ready_head) collect(h);
+    return hub_next_ready(h);
 }

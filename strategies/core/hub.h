@@ -48,6 +48,11 @@ void hub_free(hub *h);
  * NULL when there are none. Every session returned is alive. */
 session *hub_next(hub *h);
 
+/* Like hub_next(), without collecting the workers' replies: only output
+ * queued on the loop thread itself (relays). For a loop that takes workers'
+ * replies at one fixed point of its iteration (sockman). */
+session *hub_next_ready(hub *h);
+
 unsigned hub_workers(const hub *h);
 
 #endif

@@ -232,16 +232,19 @@ static void socket_handler_connected(const connman *cm, const struct pollfd *pfd
     }
 }
 
-/* Output queued from outside a connection's own turn: copies of a relayed
- * inv, and replies the hand-off workers finished. Collected once per
- * iteration, after the sockets were served; there is no wake-up, so a reply
- * a worker finishes while the thread sits in poll() waits until poll()
- * returns (another socket became ready, or the 50 ms timeout). It is then
- * sent at once, as PushMessage's optimistic send would, unless earlier data
- * is already waiting for POLLOUT. */
-static void collect_hub_output(const connman *cm) {
+/* Output queued from outside a connection's own turn. Replies the hand-off
+ * workers finished are taken right after poll() returns, before the sockets
+ * are served: there is no wake-up, so a reply finished while the thread sits
+ * in poll() waits until poll() returns (another socket became ready, or the
+ * 50 ms timeout), and a reply to a message received in this iteration always
+ * waits for the next one — as in the node, whose socket thread sends what the
+ * message handler queued on a later pass. Relayed copies queued by the
+ * socket thread itself go out at the end of the same iteration
+ * (workers_too = false). Either is sent at once, as PushMessage's optimistic
+ * send would, unless earlier data is already waiting for POLLOUT. */
+static void collect_hub_output(const connman *cm, bool workers_too) {
     session *s;
-    while ((s = hub_next(cm->hub))) {
+    while ((s = workers_too ? hub_next(cm->hub) : hub_next_ready(cm->hub))) {
         conn *c = session_owner(s);
         if (c->fd < 0) continue; /* socket already closed: DisconnectNodes frees it */
         size_t sent;
@@ -331,9 +334,10 @@ int main(int argc, char **argv) {
         }
         /* A poll that timed out is a syscall, but not a wakeup. */
         if (n > 0) sc_wakeup((unsigned)n);
+        collect_hub_output(&cm, true);
         socket_handler_connected(&cm, pfds);
         socket_handler_listening(&cm, pfds);
-        collect_hub_output(&cm);
+        collect_hub_output(&cm, false);
         free(pfds);
     }
 }
