@@ -26,3 +26,10 @@ void wakefd_drain(int fd) {
     uint64_t n;
     sc_note(SC_OTHER, read(fd, &n, sizeof n));
 }
+
+hub *wakefd_hub(unsigned workers, session_stats *stats, int *wake_fd) {
+    *wake_fd = workers ? wakefd_open() : -1;
+    hub *h = hub_new(&(hub_opts){.workers = workers, .wake = wakefd_signal, .wake_arg = wake_fd}, stats);
+    if (!h) control_fatal("cannot start %u hand-off workers: %s", workers, strerror(errno));
+    return h;
+}

@@ -212,9 +212,7 @@ int main(int argc, char **argv) {
     server_args args;
     server_args_parse(argc, argv, "select", &args);
     static loop l; /* large read buffer: keep it off the stack */
-    l.wake_fd = args.handoff ? wakefd_open() : -1;
-    l.hub = hub_new(&(hub_opts){.workers = args.handoff, .wake = wakefd_signal, .wake_arg = &l.wake_fd}, &l.stats);
-    if (!l.hub) control_fatal("cannot start %u hand-off workers: %s", args.handoff, strerror(errno));
+    l.hub = wakefd_hub(args.handoff, &l.stats, &l.wake_fd);
     l.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum, .hub = l.hub};
     endpoint bound;
     l.listen_fd = server_listen(&args, &bound);
