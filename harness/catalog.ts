@@ -50,6 +50,8 @@ export interface Scenario {
   optional: string[];
   /* Server counters that must equal a client figure ("ops" or "payload") in every repetition. */
   agrees: Record<string, 'ops' | 'payload'>;
+  /* Why the load generator must run this scenario in one thread (--loadgen-threads is then 1), or undefined. */
+  singleLoadgenThread?: string;
   file: string;
 }
 
@@ -266,6 +268,7 @@ export function parseScenario(data: unknown, rel: string): Scenario {
     summary: str(data, 'summary', rel, 'summary')!,
     operation: str(data, 'operation', rel, 'operation')!,
     verifies: str(data, 'verifies', rel, 'verifies', true),
+    singleLoadgenThread: str(data, 'single_loadgen_thread', rel, 'single_loadgen_thread', true),
     defaults,
     quick,
     limits,

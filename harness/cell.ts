@@ -66,6 +66,7 @@ export function loadgenArgv(cell: CellPlan, address: string, timeoutS: number, v
     '--connect',
     address,
     ...loadgenArgs(cell.scenario, cell.params),
+    ...(cell.client.threads > 1 ? ['--threads', String(cell.client.threads)] : []),
     '--timeout-ms',
     String(Math.round(timeoutS * 1000)),
     ...(verifyChecksum ? ['--verify-checksum'] : []),
@@ -143,7 +144,7 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
       label: `${cell.variant.name} server`,
       argv: serverArgv(cell, listen, ctx.verifyChecksum),
       cwd: ctx.root,
-      cpu: pinning.pinned ? pinning.server : null,
+      cpus: pinning.pinned ? pinning.server : null,
       stderrLog: path.join(ctx.runDir, logs.server),
     });
     procs.push(server);
@@ -158,7 +159,7 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
       label: 'load generator',
       argv: loadgenArgv(cell, listening.address, ctx.timeoutS, ctx.verifyChecksum),
       cwd: ctx.root,
-      cpu: pinning.pinned ? pinning.loadgen : null,
+      cpus: pinning.pinned ? pinning.loadgen : null,
       stderrLog: path.join(ctx.runDir, logs.loadgen),
     });
     procs.push(loadgen);

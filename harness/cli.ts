@@ -2,6 +2,7 @@
 /* muxbench: the one command line of the workbench.
  *
  *   muxbench run     run the benchmark matrix and write results/<run-id>/results.json
+ *   muxbench summary print the summary table of a results.json (validated)
  *   muxbench list    show the strategies and scenarios found in the repository
  *   muxbench serve   run one strategy's server for curl, wrk, ab or the load generator
  *
@@ -15,8 +16,9 @@ import { loadCatalog, findExecutable, TRANSPORTS, Catalog } from './catalog.js';
 import { errorMessage, EXIT_USAGE, UsageError } from './errors.js';
 import { LOADGEN_COMMAND, NOT_BUILT_HINT, repoRoot } from './paths.js';
 import { checkNames, planCells, splitList } from './plan.js';
-import { decidePinning, endAllProcesses, Pinning } from './process.js';
-import { runMatrix } from './run.js';
+import { decidePinning, endAllProcesses, formatCpus, parseCpus, Pinning } from './process.js';
+import { runMatrix, summaryTable } from './run.js';
+import { readResults } from './results.js';
 import { serve } from './serve.js';
 import { renderTable } from './table.js';
 import { ensureFdLimit } from './fdlimit.js';
@@ -53,14 +55,6 @@ async function guarded(body: () => Promise<number>): Promise<void> {
     // Whatever happened, no child outlives the command.
     await endAllProcesses();
   }
-}
-
-/* "0,1" -> [0, 1]; "none" -> null (pinning off). */
-export function parseCpus(text: string): [number, number] | null {
-  if (text.trim() === 'none') return null;
-  const m = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(text);
-  if (!m) throw new UsageError(`--cpus: "${text}" must be SERVER_CPU,LOADGEN_CPU (e.g. 0,1) or none`);
-  return [Number(m[1]), Number(m[2])];
 }
 
 function describeParams(p: Params): string {
@@ -100,6 +94,20 @@ function listCommand(catalog: Catalog, json: boolean): number {
   return 0;
 }
 
+function summaryCommand(file: string): number {
+  const results = readResults(file);
+  const out: string[] = [`run ${results.run_id} (${results.status}), started ${results.started}: ${results.command_line.slice(2).join(' ') || '(defaults)'}`];
+  for (const w of results.warnings) out.push(`warning: ${w}`);
+  for (const u of results.unavailable) out.push(`skipped ${u.strategy}: ${u.reason}`);
+  const done = results.cells.filter((c) => c.status !== 'pending');
+  out.push('', done.length ? summaryTable(done) : 'no cell was run');
+  const notRun = results.cells.length - done.length;
+  if (notRun) out.push('', `not run: ${notRun} ${notRun === 1 ? 'cell' : 'cells'}`);
+  for (const c of done.filter((c) => c.status === 'failed')) out.push('', `FAILED ${c.id}: ${c.error}`);
+  process.stdout.write(out.join('\n') + '\n');
+  return 0;
+}
+
 interface RunArgs {
   strategies?: string | string[];
   scenarios?: string | string[];
@@ -116,6 +124,7 @@ interface RunArgs {
   repeat?: number;
   warmup?: number;
   counters: boolean;
+  loadgenThreads?: number;
   quick: boolean;
   out?: string;
   verifyChecksum: boolean;
@@ -146,6 +155,7 @@ async function runCommand(argv: RunArgs): Promise<number> {
     sweeps,
     handoff,
     counters: argv.counters,
+    loadgenThreads: argv.loadgenThreads ?? 1,
   });
   // Nothing can run without the load generator, and nothing runs when no strategy is built.
   if (!findExecutable(LOADGEN_COMMAND, root) || !catalog.strategies.some((v) => v.available)) {
@@ -161,7 +171,14 @@ async function runCommand(argv: RunArgs): Promise<number> {
   const requested = parseCpus(argv.cpus ?? '0,1');
   const pinning: Pinning = decidePinning(requested);
   if (!pinning.pinned && argv.cpus !== undefined && requested !== null) throw new UsageError(`--cpus ${argv.cpus}: ${pinning.reason}`);
-  if (pinning.pinned && pinning.server === pinning.loadgen) process.stderr.write('note: server and load generator share one CPU\n');
+  if (pinning.pinned && pinning.server.some((c) => pinning.loadgen.includes(c))) process.stderr.write('note: the server and the load generator share a CPU: they compete for it\n');
+  const threads = argv.loadgenThreads ?? 1;
+  if (threads > 1 && pinning.pinned && pinning.loadgen.length < threads) {
+    process.stderr.write(`note: ${threads} load generator threads share ${pinning.loadgen.length === 1 ? 'one CPU' : `${pinning.loadgen.length} CPUs`} (${formatCpus(pinning.loadgen)}); give it more with --cpus SERVER/LOADGEN, e.g. --cpus 0/1-${threads}\n`);
+  }
+  for (const s of new Set(plan.cells.filter((c) => c.client.threads < threads).map((c) => c.scenario))) {
+    process.stderr.write(`note: ${s.name} runs with one load generator thread: ${s.singleLoadgenThread}\n`);
+  }
 
   const repeat = argv.repeat ?? (argv.quick ? 1 : 3);
   const warmup = argv.warmup ?? (argv.quick ? 0 : 1);
@@ -178,6 +195,7 @@ async function runCommand(argv: RunArgs): Promise<number> {
       sweeps,
       handoff,
       counters: argv.counters,
+      loadgen_threads: threads,
       repeat,
       warmup,
       quick: argv.quick,
@@ -210,6 +228,7 @@ const cli = yargs(hideBin(process.argv))
       '  muxbench list',
       '  muxbench run --quick',
       '  muxbench run --strategies epoll --scenarios peer-ping --transports unix',
+      '  muxbench summary results/latest',
       '  muxbench serve epoll --protocol http',
       '',
       'Exit status: 0 all cells ok, 1 some cell failed, 2 usage error or programs not built.',
@@ -244,7 +263,8 @@ const cli = yargs(hideBin(process.argv))
         .option('verify-checksum', { type: 'boolean', default: false, describe: 'Peer protocol: verify SHA256d of every payload (models a node\'s CPU cost)' })
         .option('counters', { type: 'boolean', default: true, describe: "Count the servers' syscalls; --no-counters turns counting off, to measure what counting costs (syscall metrics are then absent)" })
         .option('timeout', { type: 'string', default: '120', describe: 'Seconds allowed for the work of one repetition', coerce: (v: unknown) => parseSeconds(String(v), '--timeout') })
-        .option('cpus', { type: 'string', describe: 'SERVER_CPU,LOADGEN_CPU for taskset pinning, or none (default 0,1 when the machine has 2+ CPUs)' })
+        .option('cpus', { type: 'string', describe: 'Pinning with taskset: SERVER_CPU,LOADGEN_CPU (default 0,1 when the machine has 2+ CPUs), SERVER_CPUS/LOADGEN_CPUS as lists (e.g. 0/1-3), or none' })
+        .option('loadgen-threads', { type: 'string', describe: 'Load generator threads, each with its own epoll loop and a share of the connections (default 1); add some when cells are client-bound, with CPUs for them in --cpus', coerce: count('loadgen-threads') })
         // Examples in the epilog rather than .example(): yargs wraps example
         // commands mid-way, and these should stay copy-pasteable.
         .epilog(
@@ -262,11 +282,31 @@ const cli = yargs(hideBin(process.argv))
             '      replies built by 4 worker threads; shows each wake-up design\'s latency',
             '  muxbench run --scenarios peer-ping --rate 20k --message-size 128,1000',
             '      open loop at 20,000 pings/s, two message sizes',
+            '  muxbench run --scenarios http-rpc --loadgen-threads 3 --cpus 0/1-3',
+            '      server on CPU 0, a 3-thread load generator on CPUs 1-3 (for client-bound cells)',
             '',
             'Exit status: 0 all cells ok, 1 some cell failed, 2 usage error or programs not built.',
           ].join('\n'),
         ),
     (argv) => guarded(() => runCommand(argv as unknown as RunArgs)),
+  )
+  .command(
+    'summary [results]',
+    'Print the summary table of a finished (or interrupted) run from its results.json',
+    (y) =>
+      y
+        .positional('results', { type: 'string', default: 'results/latest', describe: 'A results.json, or a run folder holding one' })
+        .epilog(
+          [
+            'The file is validated against the results schema first: a truncated, hand-edited or other-version file is refused (exit 2).',
+            '',
+            'Examples:',
+            '  muxbench summary',
+            '      the latest run under results/',
+            '  muxbench summary results/2026-11-25T12-41-03Z-1a2b',
+          ].join('\n'),
+        ),
+    (argv) => guarded(async () => summaryCommand(path.resolve(String(argv.results)))),
   )
   .command(
     'list',
@@ -310,7 +350,7 @@ const cli = yargs(hideBin(process.argv))
         });
       }),
   )
-  .demandCommand(1, 'Choose a command: run, list or serve')
+  .demandCommand(1, 'Choose a command: run, summary, list or serve')
   .strict()
   .recommendCommands()
   .alias('h', 'help')

@@ -47,7 +47,8 @@ export interface LoadgenResult {
   verified_pieces: number;
   elapsed_ns: number;
   latency: { unit: string; count: number; buckets: [number, number][] };
-  cpu: { utime_us: number; stime_us: number; cpu_ns: number; wall_ns: number };
+  /* threads: the load generator's loops; cpus: CPUs it was allowed to run on (both 1 when not reported). */
+  cpu: { utime_us: number; stime_us: number; cpu_ns: number; wall_ns: number; threads: number; cpus: number };
   errors: string[];
   /* Open-loop runs (--rate): the schedule and how well it was kept. */
   rate?: { target_per_s: number; achieved_per_s: number; late_sends: number; max_send_lag_ns: number };
@@ -128,12 +129,23 @@ export function parseResult(e: ChannelEvent, what = 'load generator result'): Lo
     ok: e.ok,
     ...nums(e, ['ops', 'bytes_sent', 'bytes_received', 'payload_bytes', 'verified_pieces', 'elapsed_ns'] as const, what, ''),
     latency: { unit: 'ns', count: num(lat, 'count', what, 'latency.'), buckets: buckets as [number, number][] },
-    cpu: nums(obj(e, 'cpu', what), ['utime_us', 'stime_us', 'cpu_ns', 'wall_ns'] as const, what, 'cpu.'),
+    cpu: loadgenCpu(obj(e, 'cpu', what), what),
     errors: errors.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))),
     ...(e.rate === undefined
       ? {}
       : { rate: nums(obj(e, 'rate', what), ['target_per_s', 'achieved_per_s', 'late_sends', 'max_send_lag_ns'] as const, what, 'rate.') }),
   };
+}
+
+function loadgenCpu(cpu: Record<string, unknown>, what: string): LoadgenResult['cpu'] {
+  const n = nums(cpu, ['utime_us', 'stime_us', 'cpu_ns', 'wall_ns'] as const, what, 'cpu.');
+  const count = (k: 'threads' | 'cpus') => {
+    if (cpu[k] === undefined) return 1;
+    const v = cpu[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ProtocolMismatch(what, `cpu.${k}`, 'must be a positive integer');
+    return v;
+  };
+  return { ...n, threads: count('threads'), cpus: count('cpus') };
 }
 
 /* Syscall kinds that move data in or out, by name, so a strategy may add
@@ -194,7 +206,18 @@ export interface RepetitionMetrics {
     /* Hand-off: worker threads, requests they answered, wake-ups they sent the loop. */
     handoff: { workers: number; jobs: number; wakeups: number; wakeups_per_job: number };
   };
-  client: { cpu_user_us: number; cpu_sys_us: number; cpu_percent: number; verified_pieces: number };
+  /* cpu_percent: CPU time / window (100 = one core; more with threads);
+   * busy_percent: the same over the CPUs its threads could use at once
+   * (min(threads, allowed CPUs)), what client-bound is judged on. */
+  client: {
+    cpu_user_us: number;
+    cpu_sys_us: number;
+    cpu_us_per_op: number;
+    cpu_percent: number;
+    busy_percent: number;
+    threads: number;
+    verified_pieces: number;
+  };
   /* Open loop only: requested and achieved rates, sends made late by a slow server. */
   rate?: { target_per_s: number; achieved_per_s: number; late_sends: number; max_send_lag_us: number };
 }
@@ -216,7 +239,7 @@ export interface Measurement {
   problems: string[];
 }
 
-/* A client using this share of one CPU during the window is the bottleneck. */
+/* A client this busy (percent of the CPUs its threads could use) during the window is the bottleneck. */
 export const CLIENT_BOUND_PERCENT = 90;
 
 const per = (a: number, b: number) => (b > 0 ? a / b : 0);
@@ -270,6 +293,7 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, 
   const seconds = r.elapsed_ns / 1e9;
   // Exact CPU time over the interval it was measured on (see docs/control-channel.md).
   const clientCpuPercent = per(r.cpu.cpu_ns, r.cpu.wall_ns) * 100;
+  const clientBusyPercent = clientCpuPercent / Math.max(1, Math.min(r.cpu.threads, r.cpu.cpus));
 
   const metrics: RepetitionMetrics = {
     elapsed_ns: r.elapsed_ns,
@@ -311,7 +335,15 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, 
         wakeups_per_job: per(b.handoff.wakeups - a.handoff.wakeups, b.handoff.jobs - a.handoff.jobs),
       },
     },
-    client: { cpu_user_us: r.cpu.utime_us, cpu_sys_us: r.cpu.stime_us, cpu_percent: clientCpuPercent, verified_pieces: r.verified_pieces },
+    client: {
+      cpu_user_us: r.cpu.utime_us,
+      cpu_sys_us: r.cpu.stime_us,
+      cpu_us_per_op: per(r.cpu.cpu_ns / 1000, ops),
+      cpu_percent: clientCpuPercent,
+      busy_percent: clientBusyPercent,
+      threads: r.cpu.threads,
+      verified_pieces: r.verified_pieces,
+    },
   };
   if (expect.baseline && expect.connections) {
     metrics.server.rss_kb_per_connection = (b.rss_kb - expect.baseline.rss_kb) / expect.connections;
@@ -355,5 +387,5 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, 
   }
   if (ops <= 0 && r.ok) problems.push('load generator reported 0 operations');
 
-  return { metrics, consistency, client_bound: clientCpuPercent >= CLIENT_BOUND_PERCENT, problems };
+  return { metrics, consistency, client_bound: clientBusyPercent >= CLIENT_BOUND_PERCENT, problems };
 }

@@ -18,6 +18,13 @@ export interface PlanRequest {
   handoff?: number[];
   /* Server-side: false = syscall counters off (--no-counters), to measure their cost. */
   counters?: boolean;
+  /* Load generator threads (--loadgen-threads); scenarios that need one loop get 1. */
+  loadgenThreads?: number;
+}
+
+/* How the load generator runs (not part of the workload). */
+export interface ClientParams {
+  threads: number;
 }
 
 /* What the server is asked to do beyond serving the protocol. */
@@ -34,6 +41,7 @@ export interface CellPlan {
   transport: Transport;
   params: Params;
   server: ServerParams;
+  client: ClientParams;
   /* The swept values that tell this cell from its neighbours ("connections=100 handoff=4"), or "". */
   label: string;
 }
@@ -148,7 +156,8 @@ export function planCells(catalog: Catalog, req: PlanRequest): Plan {
           for (const variant of variants) {
             if (!variant.protocols.includes(scenario.protocol) || !variant.transports.includes(transport)) continue;
             const id = `${variant.name}/${scenario.name}/${transport}${label ? `/${label.replace(/ /g, ',')}` : ''}`;
-            cells.push({ id, variant, scenario, transport, params: { ...params }, server: { handoff, counters }, label });
+            const threads = scenario.singleLoadgenThread ? 1 : Math.min(req.loadgenThreads ?? 1, params.connections);
+            cells.push({ id, variant, scenario, transport, params: { ...params }, server: { handoff, counters }, client: { threads }, label });
           }
         }
       }

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { ChannelEvent, EventQueue, LineSplitter } from './jsonlines.js';
 import { findExecutable } from './catalog.js';
+import { UsageError } from './errors.js';
 
 export interface ExitInfo {
   code: number | null;
@@ -18,8 +19,8 @@ export interface SpawnOptions {
   label: string;
   argv: string[];
   cwd: string;
-  /* CPU to pin to with taskset, or null for unpinned. */
-  cpu?: number | null;
+  /* CPUs to pin to with taskset, or null for unpinned. */
+  cpus?: number[] | null;
   /* stderr is for humans; it is appended here (the cell's log) and its tail quoted in errors. */
   stderrLog?: string;
   /* Pass stderr through to ours as well (the `serve` command). */
@@ -47,7 +48,7 @@ export class NativeProcess {
 
   constructor(opts: SpawnOptions) {
     this.label = opts.label;
-    this.argv = opts.cpu != null ? ['taskset', '-c', String(opts.cpu), ...opts.argv] : [...opts.argv];
+    this.argv = opts.cpus?.length ? ['taskset', '-c', opts.cpus.join(','), ...opts.argv] : [...opts.argv];
     this.events = new EventQueue(opts.label, () => this.stderrContext());
     this.logFd = opts.stderrLog ? fs.openSync(opts.stderrLog, 'a') : null;
     this.echoesStderr = opts.echoStderr === true;
@@ -251,7 +252,7 @@ export function installCleanupHandlers(onSignal: (sig: NodeJS.Signals) => void):
 
 /* CPU pinning of the server and the load generator. */
 export type Pinning =
-  | { pinned: true; server: number; loadgen: number; via: 'taskset' }
+  | { pinned: true; server: number[]; loadgen: number[]; via: 'taskset' }
   | { pinned: false; reason: string };
 
 /* CPUs this process may run on (cgroups/cpusets can hide some). */
@@ -279,17 +280,45 @@ export function parseCpuList(text: string): number[] {
   return out;
 }
 
-/* Decides how to pin: `requested` is [server, loadgen] from --cpus, or null
- * for "not pinned on purpose". Pinning needs two CPUs (client and server on
- * one CPU would measure their competition) and taskset, which execs the
- * program so the PID the harness holds is the program's own. Returns a reason
- * when it cannot pin; the caller decides whether that is an error. */
-export function decidePinning(requested: [number, number] | null, cpus = allowedCpus(), taskset = findExecutable('taskset', '/')): Pinning {
+/* Decides how to pin: `requested` is the server's and the load generator's
+ * CPUs from --cpus, or null for "not pinned on purpose". Pinning needs two
+ * CPUs (client and server on one CPU would measure their competition) and
+ * taskset, which execs the program so the PID the harness holds is the
+ * program's own. Returns a reason when it cannot pin; the caller decides
+ * whether that is an error. */
+export function decidePinning(requested: CpuRequest | null, cpus = allowedCpus(), taskset = findExecutable('taskset', '/')): Pinning {
   if (requested === null) return { pinned: false, reason: 'pinning disabled (--cpus none)' };
   if (cpus.length < 2) return { pinned: false, reason: `only ${cpus.length} CPU available` };
   if (!taskset) return { pinned: false, reason: 'taskset not found (install util-linux)' };
-  for (const c of requested) {
+  for (const c of [...requested.server, ...requested.loadgen]) {
     if (!cpus.includes(c)) return { pinned: false, reason: `CPU ${c} is not available (allowed: ${cpus.join(',')})` };
   }
-  return { pinned: true, server: requested[0], loadgen: requested[1], via: 'taskset' };
+  return { pinned: true, server: [...requested.server], loadgen: [...requested.loadgen], via: 'taskset' };
+}
+
+export interface CpuRequest {
+  server: number[];
+  loadgen: number[];
+}
+
+/* --cpus: "0,1" (one CPU each: server, load generator), "0/1-3" or
+ * "0-1/2,3" (taskset lists: server/load generator), or "none". */
+export function parseCpus(text: string): CpuRequest | null {
+  const t = text.trim();
+  if (t === 'none') return null;
+  const pair = /^(\d+)\s*,\s*(\d+)$/.exec(t);
+  if (pair) return { server: [Number(pair[1])], loadgen: [Number(pair[2])] };
+  const sides = t.split('/');
+  const list = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+  if (sides.length !== 2 || !sides.every((x) => list.test(x.replace(/\s/g, '')))) {
+    throw new UsageError(`--cpus: "${text}" must be SERVER_CPU,LOADGEN_CPU (e.g. 0,1), SERVER_CPUS/LOADGEN_CPUS as taskset lists (e.g. 0/1-3), or none`);
+  }
+  const [server, loadgen] = sides.map((x) => [...new Set(parseCpuList(x.replace(/\s/g, '')))]);
+  if (!server.length || !loadgen.length) throw new UsageError(`--cpus: "${text}": a CPU range is empty`);
+  return { server, loadgen };
+}
+
+/* "0-2,5" for taskset and messages. */
+export function formatCpus(cpus: number[]): string {
+  return cpus.join(',');
 }

@@ -9,9 +9,10 @@ import type { Consistency, RepetitionMetrics } from './metrics.js';
 import type { LatencyUs, Spread } from './stats.js';
 import type { WindowStats } from './repetitions.js';
 import type { Environment } from './environment.js';
+import { UsageError } from './errors.js';
+import { resultsProblems, RESULTS_SCHEMA, RESULTS_VERSION } from './results-schema.js';
 
-export const RESULTS_SCHEMA = 'muxbench-results';
-export const RESULTS_VERSION = 1;
+export { RESULTS_SCHEMA, RESULTS_VERSION } from './results-schema.js';
 
 export interface Repetition {
   /* 1, 2, ... for measured repetitions; -1, -2, ... for warm-ups. */
@@ -45,12 +46,14 @@ export interface CellResult {
   params: Params;
   /* Server-side parameters: hand-off worker threads (0 = replies built on the loop). */
   server_params: { handoff: number; counters: boolean };
+  /* How the load generator ran: its threads (--loadgen-threads; 1 for scenarios that need one loop). */
+  client_params: { threads: number };
   /* The swept values that tell this cell from others of the same strategy, scenario and transport. */
   label: string;
   server_argv: string[];
   loadgen_argv: string[];
   /* CPUs of the server and the load generator, or null when unpinned (with the reason). */
-  cpus: { server: number; loadgen: number } | null;
+  cpus: { server: number[]; loadgen: number[] } | null;
   pinning: string;
   /* pending: not run (yet); interrupted: stopped by a signal, summary covers the repetitions done. */
   status: 'ok' | 'failed' | 'pending' | 'interrupted';
@@ -75,6 +78,7 @@ export interface RunOptions {
   sweeps: Record<string, number[]>;
   handoff: number[];
   counters: boolean;
+  loadgen_threads: number;
   repeat: number;
   warmup: number;
   quick: boolean;
@@ -133,12 +137,38 @@ export function pointLatestAt(resultsDir: string, runDir: string): void {
   fs.renameSync(tmp, link);
 }
 
-/* Minimal check for readers (reports, compare): the schema and version tell
- * them whether they can read the file at all. */
-export function readResults(file: string): ResultsFile {
-  const data = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<ResultsFile>;
-  if (data.schema !== RESULTS_SCHEMA) throw new Error(`${file}: not a muxbench results file (schema ${JSON.stringify(data.schema)})`);
-  if (data.version !== RESULTS_VERSION) throw new Error(`${file}: results version ${data.version} is not supported (expected ${RESULTS_VERSION})`);
-  if (!Array.isArray(data.cells)) throw new Error(`${file}: "cells" is missing`);
+/* How many schema problems a message lists before "and N more". */
+const PROBLEMS_SHOWN = 5;
+
+/* Reads and validates a results file (or a run folder holding one) for the
+ * readers (summary, reports, comparisons). Anything a reader cannot trust --
+ * missing, not JSON (e.g. truncated), another kind of file, another format
+ * version, wrong types -- is a UsageError naming the file: exit status 2. */
+export function readResults(fileOrDir: string): ResultsFile {
+  let file = fileOrDir;
+  try {
+    if (fs.statSync(file).isDirectory()) file = path.join(file, 'results.json');
+  } catch {
+    throw new UsageError(`${fileOrDir}: no such file or folder`);
+  }
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    const hint = text.trim().length === 0 ? 'the file is empty' : `${(err as Error).message}; a truncated file (full disk, killed writer) looks like this`;
+    throw new UsageError(`${file}: not valid JSON: ${hint}`);
+  }
+  const problems = resultsProblems(data);
+  if (problems.length) {
+    const shown = problems.slice(0, PROBLEMS_SHOWN).map((p) => `\n  ${p}`).join('');
+    const more = problems.length > PROBLEMS_SHOWN ? `\n  ... and ${problems.length - PROBLEMS_SHOWN} more` : '';
+    throw new UsageError(`${file}: not a valid muxbench results file:${shown}${more}`);
+  }
   return data as ResultsFile;
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { runRepetition } from './cell.js';
 import { runRepetitions } from './repetitions.js';
 import { CellPlan, Plan } from './plan.js';
-import { endAllProcesses, installCleanupHandlers, Pinning } from './process.js';
+import { endAllProcesses, formatCpus, installCleanupHandlers, Pinning } from './process.js';
 import { CellResult, newRunId, pointLatestAt, ResultsFile, RunOptions, writeJsonAtomic, RESULTS_SCHEMA, RESULTS_VERSION } from './results.js';
 import { mergeEncoded, summarize } from './stats.js';
 import { environmentWarnings, probeEnvironment } from './environment.js';
@@ -26,6 +26,8 @@ export interface RunRequest {
   log?: (line: string) => void;
 }
 
+const cpuNames = (cpus: number[]) => `CPU${cpus.length > 1 ? 's' : ''} ${formatCpus(cpus)}`;
+
 function cellRecord(cell: CellPlan, pinning: Pinning, verify: boolean, timeoutS: number): CellResult {
   const listen = cell.transport === 'unix' ? 'unix:<temp dir>/s.sock' : 'tcp:127.0.0.1:0';
   return {
@@ -37,11 +39,12 @@ function cellRecord(cell: CellPlan, pinning: Pinning, verify: boolean, timeoutS:
     transport: cell.transport,
     params: cell.params,
     server_params: cell.server,
+    client_params: cell.client,
     label: cell.label,
     server_argv: serverArgv(cell, listen, verify),
     loadgen_argv: loadgenArgv(cell, '<server address>', timeoutS, verify),
     cpus: pinning.pinned ? { server: pinning.server, loadgen: pinning.loadgen } : null,
-    pinning: pinning.pinned ? `taskset: server on CPU ${pinning.server}, load generator on CPU ${pinning.loadgen}` : `unpinned: ${pinning.reason}`,
+    pinning: pinning.pinned ? `taskset: server on ${cpuNames(pinning.server)}, load generator on ${cpuNames(pinning.loadgen)}` : `unpinned: ${pinning.reason}`,
     status: 'pending',
     client_bound: false,
     warmup_repetitions: [],
@@ -196,7 +199,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
     record.summary = summarize(ok.map((r) => r.metrics!));
     record.latency_merged_us = mergeEncoded(ok.map((r) => r.latency_hdr));
     // Judged on the median, like every number in the summary.
-    record.client_bound = (record.summary['client.cpu_percent']?.median ?? 0) >= CLIENT_BOUND_PERCENT;
+    record.client_bound = (record.summary['client.busy_percent']?.median ?? 0) >= CLIENT_BOUND_PERCENT;
     save();
   }
 
@@ -210,7 +213,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
   if (notRun) log(`\nnot run (interrupted): ${notRun} ${notRun === 1 ? 'cell' : 'cells'}`);
   const failures = done.filter((c) => c.status === 'failed');
   for (const c of failures) log(`\nFAILED ${c.id}: ${c.error}`);
-  if (done.some((c) => c.client_bound)) log(`\nclient-bound: the load generator's median CPU share was ≥ ${CLIENT_BOUND_PERCENT}%; the server may be faster than measured (when the server is near 100% too, both sides are saturated).`);
+  if (done.some((c) => c.client_bound)) log(`\nclient-bound: the load generator was ≥ ${CLIENT_BOUND_PERCENT}% busy (median; of the CPUs its threads could use); the server may be faster than measured (when the server is near 100% too, both sides are saturated). More load generator threads (--loadgen-threads, with CPUs in --cpus) can lift it.`);
   log(`\nresults: ${resultsFile}`);
   if (stop.signal) return EXIT_INTERRUPTED;
   return failures.length ? EXIT_CELL_FAILED : EXIT_OK;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { CLI, fakeRepo, writeJson } from './harness-fixture.js';
 import { readResults } from '../harness/results.js';
+import { decidePinning } from '../harness/process.js';
 
 function cli(root: string, ...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, MUXBENCH_ROOT: root }, encoding: 'utf8', timeout: 60_000 });
@@ -28,7 +29,7 @@ test('run --quick: every cell runs, results.json records the measured window', (
 
   const { dir, results } = latestResults(root);
   assert.equal(results.schema, 'muxbench-results');
-  assert.equal(results.version, 1);
+  assert.equal(results.version, 2);
   assert.equal(results.status, 'finished');
   assert.ok(results.finished);
   assert.deepEqual(results.command_line.slice(-4), ['run', '--quick', '--strategies', 'fake']);
@@ -138,12 +139,31 @@ test('usage errors exit 2 with a clear message', () => {
   assert.equal(handoff.code, 2);
   assert.match(handoff.err, /--handoff 65: at most 64 worker threads/);
   assert.equal(cli(root, 'run', '--cpus', 'zero').code, 2);
+  assert.match(cli(root, 'run', '--cpus', '0/1/2').err, /--cpus: "0\/1\/2" must be SERVER_CPU,LOADGEN_CPU/);
+  assert.match(cli(root, 'run', '--loadgen-threads', '0').err, /--loadgen-threads: must be greater than 0/);
   assert.equal(cli(root, 'run', '--no-such-flag').code, 2);
   assert.equal(cli(root).code, 2, 'a command is required');
   writeJson(root, 'scenarios/bad.json', { name: 'bad', protocol: 'peer', defaults: { connections: 1 } });
   const bad = cli(root, 'list');
   assert.equal(bad.code, 2);
   assert.match(bad.err, /scenarios\/bad\.json: driver must be a non-empty string/);
+});
+
+test('--loadgen-threads reaches the load generator and the results; --cpus takes lists', () => {
+  const root = fakeRepo();
+  const pinned = decidePinning({ server: [0], loadgen: [1] }).pinned;
+  const r = cli(root, 'run', '--quick', '--strategies', 'fake', '--transports', 'unix', '--loadgen-threads', '2', ...(pinned ? ['--cpus', '0/1'] : ['--cpus', 'none']));
+  assert.equal(r.code, 0, r.out + r.err);
+  const { results } = latestResults(root);
+  assert.equal(results.options.loadgen_threads, 2);
+  const cell = results.cells[0];
+  assert.deepEqual(cell.client_params, { threads: 2 });
+  const at = cell.loadgen_argv.indexOf('--threads');
+  assert.ok(at > 0 && cell.loadgen_argv[at + 1] === '2', cell.loadgen_argv.join(' '));
+  if (pinned) {
+    assert.deepEqual(cell.cpus, { server: [0], loadgen: [1] });
+    assert.match(r.err, /note: 2 load generator threads share one CPU \(1\)/);
+  }
 });
 
 test('list shows strategies with availability and scenarios; --help teaches with examples', () => {

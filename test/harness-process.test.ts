@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startProcess, endAllProcesses, liveProcesses, decidePinning, parseCpuList } from '../harness/process.js';
+import { startProcess, endAllProcesses, liveProcesses, decidePinning, parseCpuList, parseCpus } from '../harness/process.js';
 import { tempRoot } from './harness-fixture.js';
 
 /* Small node programs as children: argv arrays, no shell. */
@@ -89,15 +89,26 @@ test('endAllProcesses ends every live child', async () => {
 test('CPU pinning decisions', () => {
   assert.deepEqual(parseCpuList('0-2,5'), [0, 1, 2, 5]);
   assert.deepEqual(parseCpuList('3'), [3]);
-  assert.deepEqual(decidePinning([0, 1], [0, 1], '/usr/bin/taskset'), { pinned: true, server: 0, loadgen: 1, via: 'taskset' });
-  assert.deepEqual(decidePinning([0, 1], [0], '/usr/bin/taskset'), { pinned: false, reason: 'only 1 CPU available' });
-  assert.match((decidePinning([0, 1], [0, 1], null) as { reason: string }).reason, /taskset not found/);
-  assert.match((decidePinning([0, 7], [0, 1], '/t') as { reason: string }).reason, /CPU 7 is not available/);
+  const req = (server: number[], loadgen: number[]) => ({ server, loadgen });
+  assert.deepEqual(decidePinning(req([0], [1]), [0, 1], '/usr/bin/taskset'), { pinned: true, server: [0], loadgen: [1], via: 'taskset' });
+  assert.deepEqual(decidePinning(req([0], [1, 2, 3]), [0, 1, 2, 3], '/t'), { pinned: true, server: [0], loadgen: [1, 2, 3], via: 'taskset' });
+  assert.deepEqual(decidePinning(req([0], [1]), [0], '/usr/bin/taskset'), { pinned: false, reason: 'only 1 CPU available' });
+  assert.match((decidePinning(req([0], [1]), [0, 1], null) as { reason: string }).reason, /taskset not found/);
+  assert.match((decidePinning(req([0], [7]), [0, 1], '/t') as { reason: string }).reason, /CPU 7 is not available/);
   assert.equal(decidePinning(null, [0, 1], '/t').pinned, false);
 });
 
-test('pinned children run under taskset with the program as the PID', { skip: decidePinning([0, 1]).pinned ? false : 'no taskset or fewer than 2 CPUs' }, async () => {
-  const p = startProcess({ label: 'pinned', cwd: tempRoot(), cpu: 1, argv: node(`console.log(JSON.stringify({event:'pid', pid: process.pid})); setInterval(() => {}, 1000)`) });
+test('--cpus syntax: a pair, two taskset lists, or none', () => {
+  assert.deepEqual(parseCpus('0,1'), { server: [0], loadgen: [1] });
+  assert.deepEqual(parseCpus(' 2 , 3 '), { server: [2], loadgen: [3] });
+  assert.deepEqual(parseCpus('0/1-3'), { server: [0], loadgen: [1, 2, 3] });
+  assert.deepEqual(parseCpus('0-1/2,4'), { server: [0, 1], loadgen: [2, 4] });
+  assert.equal(parseCpus('none'), null);
+  for (const bad of ['zero', '0', '0,1,2', '0/', '/1', '0/1/2', '0/a', '0/3-1']) assert.throws(() => parseCpus(bad), /--cpus/, bad);
+});
+
+test('pinned children run under taskset with the program as the PID', { skip: decidePinning({ server: [0], loadgen: [1] }).pinned ? false : 'no taskset or fewer than 2 CPUs' }, async () => {
+  const p = startProcess({ label: 'pinned', cwd: tempRoot(), cpus: [1], argv: node(`console.log(JSON.stringify({event:'pid', pid: process.pid})); setInterval(() => {}, 1000)`) });
   const e = await p.waitFor('pid', 5000);
   assert.equal(e.pid, p.pid, 'taskset execs the program');
   const status = fs.readFileSync(`/proc/${p.pid}/status`, 'utf8');
