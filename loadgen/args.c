@@ -17,7 +17,7 @@ static void usage(FILE *f) {
     fputs("usage: muxbench-loadgen --connect tcp:HOST:PORT|unix:PATH\n"
           "         --driver peer-ping|peer-block|peer-relay|peer-upload|http-rpc|http-bulk|http-churn\n"
           "         --connections N [--active N] [--requests N] [--depth D] [--bytes B] [--chunk C]\n"
-          "         [--message-size S] [--rate R] [--source-addrs K|auto]\n"
+          "         [--message-size S] [--rate R] [--source-addrs K|auto] [--threads N]\n"
           "         [--seed S] [--timeout-ms T] [--verify-checksum]\n"
           "\n"
           "drivers:\n"
@@ -45,6 +45,11 @@ static void usage(FILE *f) {
           "                    request's intended send time (default 0: closed loop)\n"
           "  --source-addrs K  TCP to 127.x.x.x: connection i binds 127.0.0.(1 + i % K) (default auto:\n"
           "                    enough for the ephemeral port range; http-churn at least 16)\n"
+          "  --threads N       threads, each with its own epoll instance (default 1; 1..64, at most\n"
+          "                    --connections): connection i runs on thread i % N; shares, seeds and ids\n"
+          "                    do not depend on N, and the one result merges the threads. With more\n"
+          "                    than one CPU in the affinity mask, thread k is pinned to its k-th CPU\n"
+          "                    (mod the count). Not for peer-relay (one loop relays to every peer)\n"
           "  --seed S          payload seed; connection k uses S+k (default 1)\n"
           "  --timeout-ms T    bound on the measured window (default 120000)\n"
           "  --verify-checksum peer: send real SHA256d checksums and check the server's\n"
@@ -89,6 +94,7 @@ void lg_args_parse(int argc, char **argv, lg_args *a) {
     a->seed = 1;
     a->timeout_ms = 120000;
     a->message_size = 8;
+    a->threads = 1;
     bool have_driver = false, have_active = false, have_message_size = false, have_depth = false;
 
     for (int i = 1; i < argc; i++) {
@@ -149,6 +155,10 @@ void lg_args_parse(int argc, char **argv, lg_args *a) {
             a->rate = number(opt, val, LG_MAX_RATE);
         } else if (!strcmp(opt, "--source-addrs")) {
             a->source_addrs = val && !strcmp(val, "auto") ? 0 : (uint32_t)number(opt, val, LG_MAX_SOURCE_ADDRS);
+        } else if (!strcmp(opt, "--threads")) {
+            uint64_t n = number(opt, val, UINT32_MAX);
+            if (n < 1 || n > LG_MAX_THREADS) die("%s must be between 1 and %u (got %s)", opt, LG_MAX_THREADS, val);
+            a->threads = (uint32_t)n;
         } else if (!strcmp(opt, "--timeout-ms")) {
             a->timeout_ms = number(opt, val, 1000000000u); /* ~11 days: keeps ns arithmetic in range */
         } else {
@@ -166,6 +176,9 @@ void lg_args_parse(int argc, char **argv, lg_args *a) {
     if (a->active == 0) die("%s must be at least 1", "--active");
     if (a->active > a->connections) die("%s cannot exceed --connections", "--active");
     if (a->depth == 0) die("%s must be at least 1", "--depth");
+    if (a->threads > a->connections)
+        die("--threads %u exceeds --connections %u: every thread needs at least one connection", a->threads,
+            a->connections);
     if (a->timeout_ms == 0) die("%s must be at least 1", "--timeout-ms");
 
     if (a->source_addrs > 1) {
@@ -203,6 +216,8 @@ void lg_args_parse(int argc, char **argv, lg_args *a) {
             die("%s: more than 2^32-1 blocks per connection; raise --chunk or --active", "--bytes");
     }
     if (a->driver == DRV_PEER_RELAY) {
+        if (a->threads > 1)
+            die("--threads: peer-relay relays every inv to every connection in one loop; it runs with --threads 1");
         if (a->connections < 2)
             die("peer-relay needs --connections of at least 2 (an inv is relayed to the other connections)");
         if (lg_share(a->requests, a->active, 0) > UINT32_MAX)

@@ -37,8 +37,16 @@ typedef struct {
     lg_rpc_body body;
 } churn_state;
 
+/* Filled by the first churn_setup, in the main thread before any shard's
+ * thread starts; only read afterwards (llhttp reads it through the parser). */
 static llhttp_settings_t settings;
-static uint32_t retrying; /* slots in CH_RETRY */
+
+/* The shard's (lg_run.drv_shared): its slots waiting to retry. */
+typedef struct {
+    uint32_t retrying; /* slots in CH_RETRY */
+} churn_shard;
+
+static uint32_t *retrying_of(lg_run *r) { return &((churn_shard *)r->drv_shared)->retrying; }
 
 static lg_conn *conn_of(llhttp_t *p) { return p->data; }
 
@@ -83,7 +91,9 @@ static int churn_setup(lg_conn *c, char *err, size_t errlen) {
     c->ops_target = lg_share(a->requests, a->active, c->index);
     churn_state *s = calloc(1, sizeof *s);
     c->drv = s;
-    if (!s || lg_conn_buffers(c, LG_RPC_REQ_MAX, 1) != 0) {
+    lg_run *r = c->run;
+    if (!r->drv_shared) r->drv_shared = calloc(1, sizeof(churn_shard));
+    if (!s || !r->drv_shared || lg_conn_buffers(c, LG_RPC_REQ_MAX, 1) != 0) {
         snprintf(err, errlen, "out of memory for connection %u", c->index);
         return -1;
     }
@@ -92,7 +102,7 @@ static int churn_setup(lg_conn *c, char *err, size_t errlen) {
 
 /* t == 0: latency from the write (the first request of a slot). */
 static void queue_request(lg_conn *c, churn_state *s, uint64_t t) {
-    uint64_t id = c->run->next_id++;
+    uint64_t id = lg_next_id(c->run);
     char *m = (char *)lg_out_reserve(c, LG_RPC_REQ_MAX);
     lg_out_commit(c, lg_rpc_request(m, id, true));
     if (t) lg_push_at(c, id, t);
@@ -111,22 +121,23 @@ static void churn_start(lg_conn *c) {
 /* Opens the slot's next connection (its request is written once connected). */
 static void connect_next(lg_conn *c, churn_state *s) {
     lg_run *r = c->run;
+    uint32_t *retrying = retrying_of(r);
     char err[320];
     int fd = -1;
-    int rc = lg_open_socket(r, LG_UNNAMED, r->sources_used++, &fd, err, sizeof err);
+    int rc = lg_open_socket(r, LG_UNNAMED, lg_next_source(r), &fd, err, sizeof err);
     if (rc < 0) {
-        if (s->phase == CH_RETRY) retrying--;
+        if (s->phase == CH_RETRY) --*retrying;
         lg_conn_fail(c, "reconnecting: %s", err);
         return;
     }
     if (rc == LG_RETRY) {
         r->connect_retries++;
-        if (s->phase != CH_RETRY) retrying++;
+        if (s->phase != CH_RETRY) ++*retrying;
         s->phase = CH_RETRY;
         s->retry_at = lg_now() + RETRY_NS;
         return;
     }
-    if (s->phase == CH_RETRY) retrying--;
+    if (s->phase == CH_RETRY) --*retrying;
     c->fd = fd;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -194,11 +205,13 @@ static void churn_event(lg_conn *c, uint32_t ev) {
     if (c->state == CONN_ACTIVE && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) churn_read(c, s, ev);
 }
 
-/* Slots waiting to retry a refused unix connect. */
+/* The shard's slots waiting to retry a refused unix connect. */
 static uint64_t churn_tick(lg_run *r, uint64_t now) {
-    if (!retrying) return 0;
+    if (!r->drv_shared) return 0; /* no working connection here (its window never ticks; be safe) */
+    uint32_t *retrying = retrying_of(r);
+    if (!*retrying) return 0;
     uint64_t next = 0;
-    for (uint32_t i = 0; i < r->nwork && retrying; i++) {
+    for (uint32_t i = 0; i < r->nwork && *retrying; i++) {
         lg_conn *c = &r->conns[i];
         churn_state *s = c->drv;
         if (c->state != CONN_ACTIVE || s->phase != CH_RETRY) continue;

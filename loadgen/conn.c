@@ -12,10 +12,6 @@
 
 #include "loadgen.h"
 
-#define MAX_EVENTS 1024
-
-static struct epoll_event events[MAX_EVENTS];
-
 static const lg_driver *driver_of(driver_kind k) {
     switch (k) {
     case DRV_PEER_PING: return &lg_peer_ping;
@@ -29,26 +25,30 @@ static const lg_driver *driver_of(driver_kind k) {
     return NULL;
 }
 
-int lg_run_init(lg_run *r, const lg_args *a, char *err, size_t errlen) {
+int lg_run_init(lg_run *r, const lg_args *a, uint32_t shard, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     r->args = a;
     r->drv = driver_of(a->driver);
-    r->next_id = 1;
+    r->shard = shard;
+    r->nshards = a->threads;
+    r->next_id = shard + 1; /* see lg_next_id */
     if (endpoint_parse(a->connect, &r->ep, err, errlen) != 0) return -1;
+    /* Connection g is this shard's when g % N == shard: that many of all,
+     * and of the working ones (which then come first, see loadgen.h). */
+    r->nconns = (uint32_t)lg_share(a->connections, r->nshards, shard);
+    r->nwork = (uint32_t)lg_share(r->drv->every_conn ? a->connections : a->active, r->nshards, shard);
     r->epfd = epoll_create1(EPOLL_CLOEXEC);
     r->rbuf = malloc(LG_READ_BUF);
-    r->conns = calloc(a->connections, sizeof *r->conns);
+    r->conns = calloc(r->nconns, sizeof *r->conns);
     if (r->epfd < 0 || !r->rbuf || !r->conns) {
         snprintf(err, errlen, "setup: %s", strerror(errno));
         return -1;
     }
-    r->nconns = a->connections;
-    r->nwork = r->drv->every_conn ? a->connections : a->active;
     for (uint32_t i = 0; i < r->nconns; i++) {
         lg_conn *c = &r->conns[i];
         c->run = r;
         c->fd = -1;
-        c->index = i;
+        c->index = shard + i * r->nshards;
         c->state = CONN_CONNECTING;
     }
     for (uint32_t i = 0; i < r->nwork; i++) {
@@ -267,7 +267,7 @@ static void flush_woken(lg_run *r) {
 static void handle_event(lg_run *r, lg_conn *c, uint32_t ev) {
     /* A connection failed earlier in this batch may still have an event. */
     if (c->state == CONN_FAILED || c->state == CONN_CLOSED) return;
-    if (r->drv->event && c->index < r->nwork) {
+    if (r->drv->event && lg_working(c)) {
         r->drv->event(c, ev);
     } else {
         if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) conn_read(r, c, ev);
@@ -281,26 +281,31 @@ static void handle_event(lg_run *r, lg_conn *c, uint32_t ev) {
  * timeout (epoll_pwait2), so --rate's schedule is not rounded to
  * milliseconds; kernels without it get epoll_wait, rounded up. */
 static int wait_events(lg_run *r, uint64_t now, uint64_t until) {
-    static bool no_pwait2;
     uint64_t ns = until > now ? until - now : 0;
-    if (!no_pwait2) {
+    if (!r->no_pwait2) {
         struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
-        int n = epoll_pwait2(r->epfd, events, MAX_EVENTS, &ts, NULL);
+        int n = epoll_pwait2(r->epfd, r->events, LG_MAX_EVENTS, &ts, NULL);
         if (n >= 0 || errno != ENOSYS) return n;
-        no_pwait2 = true;
+        r->no_pwait2 = true;
     }
     uint64_t ms = (ns + 999999u) / 1000000u;
-    return epoll_wait(r->epfd, events, MAX_EVENTS, ms > INT_MAX ? INT_MAX : (int)ms);
+    return epoll_wait(r->epfd, r->events, LG_MAX_EVENTS, ms > INT_MAX ? INT_MAX : (int)ms);
 }
 
-void lg_run_window(lg_run *r) {
+/* Runs in the shard's thread: it touches only the shard and its connections. */
+void lg_run_window(lg_run *r, uint64_t t_go) {
     const lg_args *a = r->args;
-    /* --rate sleeps to exact send times: no 50 us timer slack on top. */
+    /* --rate sleeps to exact send times: no 50 us timer slack on top (the
+     * slack is per thread, so every shard sets its own). */
     if (a->rate) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     r->bytes_sent = r->bytes_received = 0; /* a prepare hook's are not the window's */
-    r->t_go = lg_now();
+    /* One t_go for all shards: the --rate schedule and the elapsed time are
+     * the run's, not a thread's (threads start a little after it). */
+    r->t_go = t_go;
     uint64_t deadline = r->t_go + a->timeout_ms * 1000000u;
     r->active_left = r->nwork;
+    if (r->nwork == 0) r->t_end = t_go; /* more threads than --active: nothing to do here */
+    if (a->rate) lg_rate_start(r);
     for (uint32_t i = 0; i < r->nwork; i++) {
         lg_conn *c = &r->conns[i];
         c->state = CONN_ACTIVE;
@@ -323,9 +328,11 @@ void lg_run_window(lg_run *r) {
         uint64_t now = lg_now();
         if (now >= deadline) {
             r->t_end = now;
-            lg_error(r, "timeout: %llu ms passed with %llu of %llu %s left on %u of %u working connections",
+            char where[48] = "";
+            if (r->nshards > 1) snprintf(where, sizeof where, " of thread %u of %u", r->shard + 1, r->nshards);
+            lg_error(r, "timeout: %llu ms passed with %llu of %llu %s left on %u of %u working connections%s",
                      (unsigned long long)a->timeout_ms, (unsigned long long)(r->ops_target - r->ops),
-                     (unsigned long long)r->ops_target, r->drv->unit, r->active_left, r->nwork);
+                     (unsigned long long)r->ops_target, r->drv->unit, r->active_left, r->nwork, where);
             break;
         }
         uint64_t until = deadline;
@@ -348,7 +355,7 @@ void lg_run_window(lg_run *r) {
             lg_error(r, "epoll_wait: %s", strerror(errno));
             break;
         }
-        for (int i = 0; i < n; i++) handle_event(r, events[i].data.ptr, events[i].events);
+        for (int i = 0; i < n; i++) handle_event(r, r->events[i].data.ptr, r->events[i].events);
     }
     if (r->abort && r->active_left > 0) r->t_end = lg_now();
 }
@@ -363,6 +370,7 @@ void lg_run_close(lg_run *r) {
     }
     free(r->conns);
     free(r->rbuf);
+    free(r->drv_shared);
     for (uint32_t i = 0; i < r->nerrors; i++) free(r->errors[i]);
     if (r->epfd >= 0) close(r->epfd);
 }

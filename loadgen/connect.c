@@ -1,5 +1,6 @@
-/* Connect phase, outside the measured window: all connections are opened
- * at once with non-blocking connects, bounded by LG_CONNECT_TIMEOUT_MS. */
+/* Connect phase, outside the measured window: all connections of a shard
+ * are opened at once with non-blocking connects, bounded by
+ * LG_CONNECT_TIMEOUT_MS; main.c connects the shards one after the other. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -10,8 +11,6 @@
 #include <unistd.h>
 
 #include "loadgen.h"
-
-#define MAX_EVENTS 1024
 
 int lg_open_socket(lg_run *r, uint32_t index, uint64_t source_n, int *fdp, char *err, size_t errlen) {
     const endpoint *ep = &r->ep;
@@ -83,7 +82,6 @@ int lg_connect_all(lg_run *r, uint64_t *connect_ns, char *err, size_t errlen) {
         if (c->state != CONN_IDLE) pending++;
         if (c->retry) retries++;
     }
-    static struct epoll_event events[MAX_EVENTS];
     while (pending > 0) {
         uint64_t now = lg_now();
         if (now >= deadline) {
@@ -104,15 +102,15 @@ int lg_connect_all(lg_run *r, uint64_t *connect_ns, char *err, size_t errlen) {
         }
         /* Retrying unix connects poll every millisecond for backlog room. */
         int wait_ms = retries ? 1 : (int)((deadline - now) / 1000000u + 1);
-        int n = epoll_wait(r->epfd, events, MAX_EVENTS, wait_ms);
+        int n = epoll_wait(r->epfd, r->events, LG_MAX_EVENTS, wait_ms);
         if (n < 0) {
             if (errno == EINTR) continue;
             snprintf(err, errlen, "epoll_wait: %s", strerror(errno));
             return -1;
         }
         for (int i = 0; i < n; i++) {
-            lg_conn *c = events[i].data.ptr;
-            uint32_t e = events[i].events;
+            lg_conn *c = r->events[i].data.ptr;
+            uint32_t e = r->events[i].events;
             if (c->state == CONN_CONNECTING) {
                 int soerr = 0;
                 socklen_t len = sizeof soerr;
@@ -134,7 +132,9 @@ int lg_connect_all(lg_run *r, uint64_t *connect_ns, char *err, size_t errlen) {
             }
         }
     }
-    r->sources_used = r->nconns;
+    /* Later connects (http-churn) continue after the connect phase's
+     * 0..connections-1, interleaved over the shards (lg_next_source). */
+    r->sources_used = (uint64_t)r->args->connections + r->shard;
     /* E.g. peer-relay: every peer registered with the server before go. */
     if (r->drv->prepare && r->drv->prepare(r, err, errlen) != 0) return -1;
     *connect_ns = lg_now() - t0;

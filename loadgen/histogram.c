@@ -13,6 +13,12 @@ uint64_t hist_bucket_high(unsigned i) {
     return ((sub + 1u) << shift) - 1u;
 }
 
+void hist_merge(histogram *dst, const histogram *src) {
+    /* Same bucket layout everywhere: merging is adding counts. */
+    for (unsigned i = 0; i < HIST_BUCKETS; i++) dst->buckets[i] += src->buckets[i];
+    dst->count += src->count;
+}
+
 void hist_write_json(const histogram *h, FILE *f) {
     fprintf(f, "{\"unit\":\"ns\",\"count\":%" PRIu64 ",\"buckets\":[", h->count);
     const char *sep = "";

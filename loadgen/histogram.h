@@ -35,6 +35,9 @@ static inline void hist_record(histogram *h, uint64_t v) {
 /* Largest value that maps to bucket i (HDR's "highest equivalent value"). */
 uint64_t hist_bucket_high(unsigned i);
 
+/* Adds src's samples to dst (the shards' histograms into the run's). */
+void hist_merge(histogram *dst, const histogram *src);
+
 /* Writes {"unit":"ns","count":N,"buckets":[[value_ns,count],...]} (sparse). */
 void hist_write_json(const histogram *h, FILE *f);
 

@@ -81,6 +81,8 @@ typedef struct {
     lg_rpc_body body;
 } rpc_state;
 
+/* Filled by the first rpc_setup, in the main thread before any shard's
+ * thread starts; only read afterwards (llhttp reads it through the parser). */
 static llhttp_settings_t rpc_settings;
 
 size_t lg_rpc_request(char *out, uint64_t id, bool close) {
@@ -109,7 +111,7 @@ size_t lg_rpc_request(char *out, uint64_t id, bool close) {
 }
 
 static void rpc_queue(lg_conn *c, uint64_t t_intended) {
-    uint64_t id = c->run->next_id++;
+    uint64_t id = lg_next_id(c->run);
     char *m = (char *)lg_out_reserve(c, LG_RPC_REQ_MAX);
     lg_out_commit(c, lg_rpc_request(m, id, false));
     if (t_intended) lg_push_at(c, id, t_intended);
@@ -246,6 +248,7 @@ typedef struct {
     uint32_t off;        /* its bytes received so far */
 } bulk_state;
 
+/* As rpc_settings: written at setup in the main thread, then only read. */
 static llhttp_settings_t bulk_settings;
 
 static int bulk_on_headers_complete(llhttp_t *p) {

@@ -1,16 +1,35 @@
 /* muxbench-loadgen: shared types of the load generator.
  *
- * One thread, one epoll instance. Every socket is registered once with
+ * One epoll instance per shard (a thread). Every socket is registered once with
  * EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET and never modified (no epoll_ctl on the
  * data path): an edge means "something changed", so input is read until the
  * socket is drained and output is written until done or EAGAIN. EPOLLOUT
  * stays registered because toggling it would cost an epoll_ctl per request;
  * with EPOLLET it only reports transitions, so it never spins.
  *
+ * Threads (--threads N): the connections are dealt over N shards, each an
+ * lg_run with its own epoll fd, events array, read buffer, counters,
+ * histogram and error list, so a shard's loop touches nothing another
+ * thread writes: no locks and no shared counters on the data path.
+ * Connection g (its global index, c->index) belongs to shard g % N at local
+ * position g / N. Everything a driver derives from the index (its share of
+ * --requests or --bytes, its seed, its payload, whether it is one of the
+ * first --active) is therefore the same for any N, and the working
+ * connections (g < nwork) are the first local positions of every shard.
+ * Setup and connecting run in the main thread, shard after shard, before
+ * "ready"; at "go" the main thread fixes one t_go and starts one thread per
+ * shard (N = 1: it runs the only shard itself), joins them and merges the
+ * shards into the one result (lg_merge). Shared during the window, and only
+ * read: the arguments, the driver, t_go, and what drivers build at setup
+ * (llhttp settings, the payload pattern, which payload.c guards itself).
+ * A driver's mutable state shared between connections lives in the shard
+ * (lg_run.drv_shared), never in a file-level variable. peer-relay, whose
+ * connections wait for each other's invs, runs with one shard only.
+ *
  * A driver (peer.c, http.c, relay.c, upload.c, churn.c) owns the protocol of
  * the working connections; the generic part (connect.c, conn.c, rate.c,
  * source.c) owns sockets, buffers, timing and accounting; main.c runs the
- * control channel. */
+ * control channel and the threads. */
 #ifndef MUXBENCH_LOADGEN_H
 #define MUXBENCH_LOADGEN_H
 
@@ -18,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <time.h>
 
 #include "../strategies/net/address.h"
@@ -31,6 +51,8 @@
 #define LG_MAX_RATE 1000000000u   /* --rate: keeps schedule arithmetic in 64 bits */
 #define LG_MAX_SOURCE_ADDRS 254u  /* 127.0.0.1 .. 127.0.0.254 */
 #define LG_LATE_NS 1000000u       /* --rate: a send more than 1 ms late is counted late */
+#define LG_MAX_THREADS 64u        /* --threads */
+#define LG_MAX_EVENTS 1024u       /* epoll events taken per wait, per shard */
 
 typedef enum {
     DRV_PEER_PING,
@@ -56,6 +78,7 @@ typedef struct {
     uint32_t message_size; /* peer-ping: ping payload bytes (8 = nonce only) */
     uint64_t rate;         /* open loop: operations per second in total; 0 = closed loop */
     uint32_t source_addrs; /* TCP source addresses; 0 = auto */
+    uint32_t threads;      /* shards, one thread each (1..LG_MAX_THREADS, at most connections) */
 } lg_args;
 
 /* Exits 2 with a message on stderr for bad input; exits 0 after --help. */
@@ -120,7 +143,8 @@ typedef struct {
 struct lg_conn {
     lg_run *run;
     int fd;
-    uint32_t index;     /* 0..connections-1; the first `active` ones work */
+    uint32_t index;     /* global: 0..connections-1; the first `active` ones work.
+                         * Its shard is index % nshards, at conns[index / nshards]. */
     conn_state state;
     bool retry;         /* unix connect said EAGAIN (backlog full): try again */
 
@@ -142,30 +166,36 @@ struct lg_conn {
     bool woken;
 };
 
+/* One shard: its connections, its loop, its measurements. Fields marked
+ * "shared" are equal in every shard and only read in the window. */
 struct lg_run {
-    const lg_args *args;
-    const lg_driver *drv;
-    endpoint ep; /* --connect */
+    const lg_args *args;    /* shared */
+    const lg_driver *drv;   /* shared */
+    endpoint ep;            /* --connect */
+    uint32_t shard, nshards; /* this shard is number `shard` of `nshards` */
     int epfd;
-    lg_conn *conns;
+    struct epoll_event events[LG_MAX_EVENTS];
+    bool no_pwait2;         /* epoll_pwait2 said ENOSYS: use epoll_wait */
+    lg_conn *conns;         /* this shard's: conns[i] has global index shard + i * nshards */
     uint32_t nconns;
-    uint32_t nwork;       /* working connections: --active, or all (every_conn) */
+    uint32_t nwork;       /* working connections: --active, or all (every_conn); the first nwork of conns */
     uint8_t *rbuf;
-    uint32_t source_addrs;  /* TCP source addresses in use (1: the kernel's choice) */
-    uint64_t sources_used;  /* connects so far, for rotating source addresses */
+    void *drv_shared;     /* a driver's state shared by the shard's connections (one calloc; freed at close) */
+    uint32_t source_addrs;  /* TCP source addresses in use (1: the kernel's choice); shared */
+    uint64_t sources_used;  /* next source number for a connect (lg_next_source) */
     lg_conn *woken;         /* see lg_wake */
     bool abort;             /* an every_conn driver lost a connection */
 
     uint32_t active_left; /* working connections neither done nor failed */
     uint64_t ops_target;
-    uint64_t next_id;     /* JSON-RPC ids, unique over the run */
+    uint64_t next_id;     /* JSON-RPC ids, unique over the run (lg_next_id) */
 
     /* Measured window. */
     uint64_t t_go, t_end;
     uint64_t ops, payload_bytes, verified_pieces, bytes_sent, bytes_received;
     histogram lat;
     /* --rate: the schedule (rate.c) and how well it was kept. */
-    uint64_t rate_next;       /* next operation index of the global schedule to release */
+    uint64_t rate_next;       /* next operation of the global schedule this shard releases */
     uint64_t late_sends, max_send_lag_ns;
     uint64_t connect_retries; /* http-churn: unix connects retried after EAGAIN */
 
@@ -191,11 +221,34 @@ static inline uint64_t lg_share(uint64_t total, uint32_t parts, uint32_t k) {
     return total / parts + (k < total % parts ? 1u : 0u);
 }
 
-/* conn.c: the run. Setup runs every driver's setup (outside the window);
- * the window ends when every active connection is done or failed, or at
- * --timeout-ms. */
-int lg_run_init(lg_run *r, const lg_args *a, char *err, size_t errlen);
-void lg_run_window(lg_run *r);
+/* A JSON-RPC id unique over the run: shard k hands out k+1, k+1+N,
+ * k+1+2N, ... -- as short as one counter's ids, so a request's bytes do not
+ * depend on N. */
+static inline uint64_t lg_next_id(lg_run *r) {
+    uint64_t id = r->next_id;
+    r->next_id += r->nshards;
+    return id;
+}
+
+/* The source address number of a connect inside the window (http-churn):
+ * after the connect phase's 0..connections-1, shard k takes
+ * connections+k, connections+k+N, ... so shards never pick in lockstep. */
+static inline uint64_t lg_next_source(lg_run *r) {
+    uint64_t n = r->sources_used;
+    r->sources_used += r->nshards;
+    return n;
+}
+
+/* Whether c is one of the working connections (they come first in a shard). */
+static inline bool lg_working(const lg_conn *c) { return (uint32_t)(c - c->run->conns) < c->run->nwork; }
+
+/* conn.c: the run. lg_run_init sets up shard `shard` of a->threads and runs
+ * the driver's setup on its working connections (outside the window, in the
+ * main thread). lg_run_window runs the shard's measured loop from t_go (the
+ * same for every shard); it ends when every working connection of the shard
+ * is done or failed, or at t_go + --timeout-ms. */
+int lg_run_init(lg_run *r, const lg_args *a, uint32_t shard, char *err, size_t errlen);
+void lg_run_window(lg_run *r, uint64_t t_go);
 void lg_run_close(lg_run *r);
 
 /* connect.c: opens every connection (bounded by LG_CONNECT_TIMEOUT_MS),
@@ -218,11 +271,14 @@ int lg_source_bind(const lg_run *r, int fd, uint64_t n, char *err, size_t errlen
 
 /* rate.c: the open-loop schedule of --rate. Operation j of the run (j =
  * connection + k * active for the k-th request of a connection) is due at
- * t_go + j / rate. */
+ * t_go + j / rate; each shard releases the operations of its connections. */
 uint64_t lg_rate_intended(const lg_run *r, uint64_t j);
 /* Queues the connection's due requests (up to --depth in flight). */
 void lg_rate_pump(lg_conn *c);
-/* Releases what fell due by `now`; returns the next due time or 0. */
+/* Sets the shard's first operation of the schedule (before its window). */
+void lg_rate_start(lg_run *r);
+/* Releases the shard's operations that fell due by `now`; returns the time
+ * its next one is due, or 0. */
 uint64_t lg_rate_tick(lg_run *r, uint64_t now);
 
 /* conn.c: helpers for drivers. Buffers: allocated in setup, never in the window. */
@@ -254,10 +310,16 @@ void lg_conn_fail(lg_conn *c, const char *fmt, ...) __attribute__((format(printf
 void lg_error(lg_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lg_json_string(const char *s, FILE *f);
 bool lg_result_ok(const lg_run *r);
+/* The shards' measurements as one run: counters and histograms added, errors
+ * concatenated (capped, the rest counted as dropped), t_go the earliest,
+ * t_end the latest. The total borrows the shards' error strings: it is
+ * printed, never closed. */
+void lg_merge(lg_run *total, const lg_run *shards, uint32_t n);
 /* The load generator's CPU use over the window. */
 typedef struct {
     long utime_us, stime_us;  /* rusage split (tick-sampled) */
-    uint64_t cpu_ns, wall_ns; /* exact process CPU time, and the wall time it covers */
+    uint64_t cpu_ns, wall_ns; /* exact process CPU time (all threads), and the wall time it covers */
+    uint32_t threads, cpus;   /* --threads, and the CPUs of the process's affinity mask */
 } lg_cpu;
 void lg_print_result(const lg_run *r, const lg_cpu *cpu);
 

@@ -210,9 +210,11 @@ const lg_driver lg_peer_ping = {
 /* --verify-checksum: the server fills real SHA256d checksums. The pattern
  * behind every source depends only on the piece size, so all connections
  * share a handful of distinct pieces (PAYLOAD_SLOTS per size), each known by
- * its expected XXH3. Their checksums are computed once, at setup, into this
+ * its expected XXH3. Their checksums are computed once, at setup, into a
  * table, instead of running SHA256d over every received byte: the XXH3 check
- * already proves the bytes equal the expected piece. */
+ * already proves the bytes equal the expected piece. The table is the
+ * shard's (lg_run.drv_shared): a piece the warm-up missed is added inside the
+ * window, and shards run in parallel, so one table per thread needs no lock. */
 #define CSUM_SLOTS 512u /* power of two, well above the distinct pieces of two sizes */
 #define CSUM_WARM 1024u /* indices scanned at setup: every slot is hit with near certainty */
 
@@ -222,14 +224,12 @@ typedef struct {
     bool used;
 } csum_entry;
 
-static csum_entry csums[CSUM_SLOTS];
-
 typedef struct {
     p2p_getdata g;
     payload_src src;
 } block_req;
 
-static uint32_t expected_checksum(const block_req *rq, uint32_t idx, uint64_t key) {
+static uint32_t expected_checksum(csum_entry *csums, const block_req *rq, uint32_t idx, uint64_t key) {
     uint32_t h = (uint32_t)key & (CSUM_SLOTS - 1);
     for (uint32_t probe = 0; probe < CSUM_SLOTS; probe++, h = (h + 1) & (CSUM_SLOTS - 1)) {
         csum_entry *e = &csums[h];
@@ -264,9 +264,12 @@ static int add_request(lg_conn *c, block_state *s, uint32_t count, uint32_t size
     rq->g.seed = seed;
     /* Pattern and hash table are built here, before "ready", not in the window. */
     if (payload_init(&rq->src, seed, size) != 0 || payload_prepare_hashes(&rq->src) != 0) return -1;
-    if (c->run->args->verify_checksum)
+    lg_run *r = c->run;
+    if (r->args->verify_checksum) {
+        if (!r->drv_shared && !(r->drv_shared = calloc(CSUM_SLOTS, sizeof(csum_entry)))) return -1;
         for (uint32_t i = 0; i < count && i < CSUM_WARM; i++)
-            expected_checksum(rq, i, payload_expected_hash(&rq->src, i, size));
+            expected_checksum(r->drv_shared, rq, i, payload_expected_hash(&rq->src, i, size));
+    }
     return 0;
 }
 
@@ -322,7 +325,7 @@ static void block_done(lg_conn *c, block_state *s, uint64_t digest) {
         return;
     }
     if (c->run->args->verify_checksum) {
-        uint32_t sum = expected_checksum(rq, s->idx, want);
+        uint32_t sum = expected_checksum(c->run->drv_shared, rq, s->idx, want);
         if (sum != s->checksum) {
             lg_conn_fail(c, "block %" PRIu32 ": header checksum %08" PRIx32 ", expected %08" PRIx32,
                          s->idx, s->checksum, sum);

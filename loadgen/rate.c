@@ -11,7 +11,12 @@
  *
  * The window's loop sleeps until the next intended time with a nanosecond
  * timeout (epoll_pwait2) and then releases every operation that fell due,
- * touching only their connections: O(1) per operation, no busy wait. */
+ * touching only their connections: O(1) per operation, no busy wait.
+ *
+ * Threads: the schedule stays the run's (one t_go, operation j for
+ * connection j % active). Shard k releases only the operations of its own
+ * connections (j % active % N == k) and sleeps until its own next one, so
+ * the shards together send what one loop would, each from its thread. */
 #include "loadgen.h"
 
 #define NS_PER_S 1000000000u
@@ -38,25 +43,41 @@ void lg_rate_pump(lg_conn *c) {
     }
 }
 
+/* The first operation at or after j that belongs to this shard, or
+ * args->requests when it has no more. Operation j's connection is
+ * g = j % active, which is the shard's when g % N == shard. */
+static uint64_t own_next(const lg_run *r, uint64_t j) {
+    uint64_t total = r->args->requests, active = r->args->active, n = r->nshards, k = r->shard;
+    if (k >= active || j >= total) return total; /* more threads than --active: none of them */
+    uint64_t g = j % active, cycle = j - g;
+    uint64_t own = g + (k + n - g % n) % n; /* first g' >= g with g' % N == k */
+    if (own >= active) own = active + k;    /* none left in this cycle: the next one's first */
+    uint64_t next = cycle + own;
+    return next < total ? next : total;
+}
+
+void lg_rate_start(lg_run *r) { r->rate_next = own_next(r, 0); }
+
 uint64_t lg_rate_tick(lg_run *r, uint64_t now) {
     uint64_t total = r->args->requests, rate = r->args->rate;
-    uint32_t active = r->args->active;
+    uint32_t active = r->args->active, n = r->nshards;
     if (r->rate_next >= total) return 0;
     if (lg_rate_intended(r, r->rate_next) <= now) {
         /* Last operation due by now: floor((now - t_go) * R / 1e9). */
         uint64_t d = now - r->t_go;
         uint64_t last = d / NS_PER_S * rate + d % NS_PER_S * rate / NS_PER_S;
         uint64_t end = last + 1 < total ? last + 1 : total;
-        /* Each connection needs one look however many of its requests fell due. */
-        uint64_t span = end - r->rate_next < active ? end - r->rate_next : active;
-        for (uint64_t j = r->rate_next; j < r->rate_next + span; j++) {
-            lg_conn *c = &r->conns[j % active];
+        /* Each connection needs one look however many of its requests fell
+         * due: operations [rate_next, rate_next + active) cover all of them. */
+        uint64_t stop = end - r->rate_next < active ? end : r->rate_next + active;
+        for (uint64_t j = r->rate_next; j < stop; j = own_next(r, j + 1)) {
+            lg_conn *c = &r->conns[j % active / n];
             if (c->state != CONN_ACTIVE) continue;
             uint64_t before = c->issued;
             lg_rate_pump(c);
             if (c->issued != before) lg_wake(c);
         }
-        r->rate_next = end;
+        r->rate_next = own_next(r, end);
     }
     return r->rate_next < total ? lg_rate_intended(r, r->rate_next) : 0;
 }

@@ -20,7 +20,12 @@
  * when one completes.
  *
  * Before "ready" every connection pings once and waits for its pong, so the
- * server has registered every peer before the first inv is relayed. */
+ * server has registered every peer before the first inv is relayed.
+ *
+ * One shard only (args.c rejects --threads > 1): an announcer's next inv
+ * waits for every other connection's copy (deliver() completes it from the
+ * receiver's side), so all connections must live in one loop -- the code
+ * indexes r->conns by the global announcer index. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -214,7 +219,7 @@ static int relay_prepare(lg_run *r, char *err, size_t errlen) {
         lg_conn_flush(c);
         if (c->state == CONN_FAILED) return hs_fail(r, c, err, errlen, NULL);
     }
-    static struct epoll_event events[1024];
+    struct epoll_event *events = r->events; /* the shard's; the window has not started */
     uint32_t pending = r->nconns;
     uint64_t deadline = lg_now() + (uint64_t)LG_CONNECT_TIMEOUT_MS * 1000000u;
     while (pending > 0) {
@@ -224,7 +229,7 @@ static int relay_prepare(lg_run *r, char *err, size_t errlen) {
                      pending, r->nconns, LG_CONNECT_TIMEOUT_MS);
             return -1;
         }
-        int n = epoll_wait(r->epfd, events, 1024, (int)((deadline - now) / 1000000u + 1));
+        int n = epoll_wait(r->epfd, events, LG_MAX_EVENTS, (int)((deadline - now) / 1000000u + 1));
         if (n < 0) {
             if (errno == EINTR) continue;
             snprintf(err, errlen, "epoll_wait: %s", strerror(errno));

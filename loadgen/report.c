@@ -40,6 +40,41 @@ bool lg_result_ok(const lg_run *r) {
     return r->nerrors == 0 && r->errors_dropped == 0 && r->active_left == 0 && r->ops == r->ops_target;
 }
 
+void lg_merge(lg_run *t, const lg_run *shards, uint32_t n) {
+    memset(t, 0, sizeof *t);
+    t->args = shards[0].args;
+    t->drv = shards[0].drv;
+    t->nshards = n;
+    t->source_addrs = shards[0].source_addrs;
+    t->t_go = UINT64_MAX;
+    for (uint32_t k = 0; k < n; k++) {
+        const lg_run *s = &shards[k];
+        t->nconns += s->nconns;
+        t->nwork += s->nwork;
+        t->active_left += s->active_left;
+        t->ops_target += s->ops_target;
+        t->abort = t->abort || s->abort;
+        /* Elapsed: from go until the last shard finished. */
+        if (s->t_go < t->t_go) t->t_go = s->t_go;
+        if (s->t_end > t->t_end) t->t_end = s->t_end;
+        t->ops += s->ops;
+        t->payload_bytes += s->payload_bytes;
+        t->verified_pieces += s->verified_pieces;
+        t->bytes_sent += s->bytes_sent;
+        t->bytes_received += s->bytes_received;
+        hist_merge(&t->lat, &s->lat);
+        t->late_sends += s->late_sends;
+        if (s->max_send_lag_ns > t->max_send_lag_ns) t->max_send_lag_ns = s->max_send_lag_ns;
+        t->connect_retries += s->connect_retries;
+        /* In shard order; still capped like one shard's list. */
+        for (uint32_t i = 0; i < s->nerrors; i++) {
+            if (t->nerrors < LG_MAX_ERRORS) t->errors[t->nerrors++] = s->errors[i];
+            else t->errors_dropped++;
+        }
+        t->errors_dropped += s->errors_dropped;
+    }
+}
+
 void lg_print_result(const lg_run *r, const lg_cpu *cpu) {
     FILE *f = stdout;
     fprintf(f,
@@ -57,8 +92,9 @@ void lg_print_result(const lg_run *r, const lg_cpu *cpu) {
                 r->args->rate, achieved, r->late_sends, r->max_send_lag_ns);
     }
     if (r->args->driver == DRV_HTTP_CHURN) fprintf(f, ",\"connect_retries\":%" PRIu64, r->connect_retries);
-    fprintf(f, ",\"cpu\":{\"utime_us\":%ld,\"stime_us\":%ld,\"cpu_ns\":%" PRIu64 ",\"wall_ns\":%" PRIu64 "},\"errors\":[",
-            cpu->utime_us, cpu->stime_us, cpu->cpu_ns, cpu->wall_ns);
+    fprintf(f, ",\"cpu\":{\"utime_us\":%ld,\"stime_us\":%ld,\"cpu_ns\":%" PRIu64 ",\"wall_ns\":%" PRIu64
+            ",\"threads\":%u,\"cpus\":%u},\"errors\":[",
+            cpu->utime_us, cpu->stime_us, cpu->cpu_ns, cpu->wall_ns, cpu->threads, cpu->cpus);
     for (uint32_t i = 0; i < r->nerrors; i++) {
         if (i) fputc(',', f);
         lg_json_string(r->errors[i], f);

@@ -43,7 +43,8 @@ int lg_source_init(lg_run *r, char *err, size_t errlen) {
         k = 1;
         if (v4_loopback) {
             uint32_t ports = usable_ports();
-            uint64_t need = ((uint64_t)r->nconns + ports - 1) / ports;
+            /* All connections, not the shard's: the ports are the host's. */
+            uint64_t need = ((uint64_t)r->args->connections + ports - 1) / ports;
             if (r->args->driver == DRV_HTTP_CHURN && need < CHURN_SOURCES) need = CHURN_SOURCES;
             k = need > LG_MAX_SOURCE_ADDRS ? LG_MAX_SOURCE_ADDRS : (uint32_t)need;
         }

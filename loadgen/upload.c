@@ -33,14 +33,16 @@
 
 /* --verify-checksum: checksums of the pieces, computed once. Pieces are
  * slices of one shared pattern at a few offsets, so a piece pointer names
- * its bytes (the piece size is the same for the whole run). */
+ * its bytes (the piece size is the same for the whole run). The table is
+ * the shard's (lg_run.drv_shared): a piece the warm-up missed is added
+ * inside the window, where shards run in parallel. */
 #define SUM_SLOTS 256u
-static struct {
+typedef struct {
     const uint8_t *piece;
     uint32_t sum;
-} sums[SUM_SLOTS];
+} sum_entry;
 
-static uint32_t piece_checksum(const uint8_t *piece, uint32_t size) {
+static uint32_t piece_checksum(sum_entry *sums, const uint8_t *piece, uint32_t size) {
     uint32_t h = (uint32_t)(((uintptr_t)piece * 0x9E3779B97F4A7C15ull) >> 56) & (SUM_SLOTS - 1);
     for (uint32_t probe = 0; probe < SUM_SLOTS; probe++, h = (h + 1) & (SUM_SLOTS - 1)) {
         if (sums[h].piece == piece) return sums[h].sum;
@@ -78,9 +80,15 @@ static int upload_setup(lg_conn *c, char *err, size_t errlen) {
     s->g.seed = a->seed + c->index;
     p2p_getdata_encode(s->payload, &s->g);
     s->total = (uint64_t)s->g.count * (P2P_HEADER_LEN + s->g.size);
-    if (a->verify_checksum) /* outside the window: every slot is hit with near certainty */
+    if (a->verify_checksum) { /* outside the window: every slot is hit with near certainty */
+        lg_run *r = c->run;
+        if (!r->drv_shared && !(r->drv_shared = calloc(SUM_SLOTS, sizeof(sum_entry)))) {
+            snprintf(err, errlen, "out of memory for connection %u", c->index);
+            return -1;
+        }
         for (uint32_t k = 0; k < s->g.count && k < 1024; k++)
-            piece_checksum(payload_piece(&s->src, k, s->g.size), s->g.size);
+            piece_checksum(r->drv_shared, payload_piece(&s->src, k, s->g.size), s->g.size);
+    }
     return 0;
 }
 
@@ -106,7 +114,8 @@ static void upload_output(lg_conn *c) {
         for (uint32_t b = 0; b < IOV_BLOCKS && k < s->g.count; b++, k++, off = 0) {
             const uint8_t *piece = payload_piece(&s->src, k, s->g.size);
             if (off < P2P_HEADER_LEN) {
-                p2p_encode_header(hdr[b], "block", s->g.size, real_sums ? piece_checksum(piece, s->g.size) : 0);
+                p2p_encode_header(hdr[b], "block", s->g.size,
+                                  real_sums ? piece_checksum(c->run->drv_shared, piece, s->g.size) : 0);
                 iov[niov++] = (struct iovec){hdr[b] + off, P2P_HEADER_LEN - off};
                 off = P2P_HEADER_LEN;
             }
