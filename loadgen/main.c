@@ -71,8 +71,11 @@ static long usec_between(struct timeval a, struct timeval b) {
     return (long)(b.tv_sec - a.tv_sec) * 1000000L + (long)(b.tv_usec - a.tv_usec);
 }
 
-/* One shard's thread: pinned to its own CPU of the process's mask (when it
- * has more than one), so the shards do not share a CPU or migrate. */
+/* One shard's thread: pinned to its own CPU of the process's mask when the
+ * mask has a CPU for every thread (the harness gave the load generator CPUs
+ * of its own), so the shards neither share a CPU nor migrate. With fewer
+ * CPUs than threads the scheduler places them: pinning one to a CPU the
+ * server also uses would stall that thread behind the server. */
 typedef struct {
     lg_run *run;
     uint64_t t_go;
@@ -113,7 +116,7 @@ static void run_shards(lg_run *shards, uint32_t n, const cpu_set_t *mask, uint32
     shard_thread *t = calloc(n, sizeof *t);
     if (!t) fatal("threads: out of memory");
     for (uint32_t k = 0; k < n; k++) {
-        t[k] = (shard_thread){.run = &shards[k], .t_go = t_go, .cpu = cpus > 1 ? nth_cpu(mask, k) : -1};
+        t[k] = (shard_thread){.run = &shards[k], .t_go = t_go, .cpu = cpus >= n ? nth_cpu(mask, k) : -1};
         int e = pthread_create(&t[k].thread, NULL, shard_main, &t[k]);
         if (e) {
             char msg[128];

@@ -99,3 +99,23 @@ function perOperationCosts(c: CellResult): void {
     assert.ok(m.client.cpu_us_per_op > 0, `${c.id}: client CPU per op`);
   }
 }
+
+test('--loadgen-threads: the load generator runs its threads and says so; peer-relay keeps one', () => {
+  const out = path.join(tempRoot(), 'run');
+  const r = spawnSync(process.execPath, [CLI, 'run', '--strategies', 'epoll', '--transports', 'unix', '--connections', '10', '--scenarios', 'http-rpc,peer-relay', '--requests', '2000', '--repeat', '1', '--loadgen-threads', '2', '--out', out], {
+    cwd: REPO,
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  assert.equal(r.status, 0, `muxbench run failed:\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, /note: peer-relay runs with one load generator thread/);
+  const results = readResults(out);
+  const rpc = results.cells.find((c) => c.scenario === 'http-rpc')!;
+  const relay = results.cells.find((c) => c.scenario === 'peer-relay')!;
+  assert.deepEqual(rpc.client_params, { threads: 2 });
+  assert.equal(rpc.repetitions[0].metrics!.client.threads, 2, 'the load generator ran two threads');
+  assert.equal(rpc.repetitions[0].metrics!.ops, 2000);
+  assert.deepEqual(relay.client_params, { threads: 1 });
+  assert.equal(relay.repetitions[0].metrics!.client.threads, 1);
+  assert.ok(!relay.loadgen_argv.includes('--threads'));
+});
