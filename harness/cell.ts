@@ -67,6 +67,7 @@ export function loadgenArgv(cell: CellPlan, address: string, timeoutS: number, v
     address,
     ...loadgenArgs(cell.scenario, cell.params),
     ...(cell.client.threads > 1 ? ['--threads', String(cell.client.threads)] : []),
+    ...(cell.client.wait !== 'adaptive' ? ['--wait', cell.client.wait] : []),
     '--timeout-ms',
     String(Math.round(timeoutS * 1000)),
     ...(verifyChecksum ? ['--verify-checksum'] : []),

@@ -15,7 +15,7 @@ import { hideBin } from 'yargs/helpers';
 import { loadCatalog, findExecutable, TRANSPORTS, Catalog } from './catalog.js';
 import { errorMessage, EXIT_USAGE, UsageError } from './errors.js';
 import { LOADGEN_COMMAND, NOT_BUILT_HINT, repoRoot } from './paths.js';
-import { checkNames, planCells, splitList } from './plan.js';
+import { checkNames, LOADGEN_WAITS, LoadgenWait, planCells, splitList } from './plan.js';
 import { decidePinning, endAllProcesses, formatCpus, parseCpus, Pinning } from './process.js';
 import { runMatrix, summaryTable } from './run.js';
 import { readResults } from './results.js';
@@ -125,6 +125,7 @@ interface RunArgs {
   warmup?: number;
   counters: boolean;
   loadgenThreads?: number;
+  loadgenWait: LoadgenWait;
   quick: boolean;
   out?: string;
   verifyChecksum: boolean;
@@ -156,6 +157,7 @@ async function runCommand(argv: RunArgs): Promise<number> {
     handoff,
     counters: argv.counters,
     loadgenThreads: argv.loadgenThreads ?? 1,
+    loadgenWait: argv.loadgenWait,
   });
   // Nothing can run without the load generator, and nothing runs when no strategy is built.
   if (!findExecutable(LOADGEN_COMMAND, root) || !catalog.strategies.some((v) => v.available)) {
@@ -196,6 +198,7 @@ async function runCommand(argv: RunArgs): Promise<number> {
       handoff,
       counters: argv.counters,
       loadgen_threads: threads,
+      loadgen_wait: argv.loadgenWait,
       repeat,
       warmup,
       quick: argv.quick,
@@ -264,6 +267,7 @@ const cli = yargs(hideBin(process.argv))
         .option('counters', { type: 'boolean', default: true, describe: "Count the servers' syscalls; --no-counters turns counting off, to measure what counting costs (syscall metrics are then absent)" })
         .option('timeout', { type: 'string', default: '120', describe: 'Seconds allowed for the work of one repetition', coerce: (v: unknown) => parseSeconds(String(v), '--timeout') })
         .option('cpus', { type: 'string', describe: 'Pinning with taskset: SERVER_CPU,LOADGEN_CPU (default 0,1 when the machine has 2+ CPUs), SERVER_CPUS/LOADGEN_CPUS as lists (e.g. 0/1-3), or none' })
+        .option('loadgen-wait', { choices: LOADGEN_WAITS, default: 'adaptive' as LoadgenWait, describe: "How the load generator waits: adaptive polls and naps (1% of the latency) while latency is over 0.5 ms, so the server's writes do not pay for waking it (as with a client on another machine); block always sleeps in epoll_wait" })
         .option('loadgen-threads', { type: 'string', describe: 'Load generator threads, each with its own epoll loop and a share of the connections (default 1); add some when cells are client-bound, with CPUs for them in --cpus', coerce: count('loadgen-threads') })
         // Examples in the epilog rather than .example(): yargs wraps example
         // commands mid-way, and these should stay copy-pasteable.

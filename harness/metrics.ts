@@ -50,6 +50,8 @@ export interface LoadgenResult {
   /* threads: the load generator's loops; cpus: CPUs it was allowed to run on (both 1 when not reported). */
   cpu: { utime_us: number; stime_us: number; cpu_ns: number; wall_ns: number; threads: number; cpus: number };
   errors: string[];
+  /* How the load generator waited for events (see loadgen/conn.c wait_events); absent from older load generators. */
+  waits?: { blocking: number; naps: number };
   /* Open-loop runs (--rate): the schedule and how well it was kept. */
   rate?: { target_per_s: number; achieved_per_s: number; late_sends: number; max_send_lag_ns: number };
 }
@@ -131,6 +133,7 @@ export function parseResult(e: ChannelEvent, what = 'load generator result'): Lo
     latency: { unit: 'ns', count: num(lat, 'count', what, 'latency.'), buckets: buckets as [number, number][] },
     cpu: loadgenCpu(obj(e, 'cpu', what), what),
     errors: errors.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))),
+    ...(e.waits === undefined ? {} : { waits: nums(obj(e, 'waits', what), ['blocking', 'naps'] as const, what, 'waits.') }),
     ...(e.rate === undefined
       ? {}
       : { rate: nums(obj(e, 'rate', what), ['target_per_s', 'achieved_per_s', 'late_sends', 'max_send_lag_ns'] as const, what, 'rate.') }),
@@ -217,6 +220,9 @@ export interface RepetitionMetrics {
     busy_percent: number;
     threads: number;
     verified_pieces: number;
+    /* epoll waits that could sleep, and naps between polls (adaptive wait), per operation. */
+    blocking_waits_per_op?: number;
+    naps_per_op?: number;
   };
   /* Open loop only: requested and achieved rates, sends made late by a slow server. */
   rate?: { target_per_s: number; achieved_per_s: number; late_sends: number; max_send_lag_us: number };
@@ -347,6 +353,10 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, 
   };
   if (expect.baseline && expect.connections) {
     metrics.server.rss_kb_per_connection = (b.rss_kb - expect.baseline.rss_kb) / expect.connections;
+  }
+  if (r.waits) {
+    metrics.client.blocking_waits_per_op = per(r.waits.blocking, ops);
+    metrics.client.naps_per_op = per(r.waits.naps, ops);
   }
   if (r.rate) {
     metrics.rate = { target_per_s: r.rate.target_per_s, achieved_per_s: r.rate.achieved_per_s, late_sends: r.rate.late_sends, max_send_lag_us: r.rate.max_send_lag_ns / 1000 };

@@ -20,12 +20,20 @@ export interface PlanRequest {
   counters?: boolean;
   /* Load generator threads (--loadgen-threads); scenarios that need one loop get 1. */
   loadgenThreads?: number;
+  /* How the load generator waits for events (--loadgen-wait). */
+  loadgenWait?: LoadgenWait;
 }
 
 /* How the load generator runs (not part of the workload). */
 export interface ClientParams {
   threads: number;
+  wait: LoadgenWait;
 }
+
+/* adaptive: poll and nap while latency is high, so the server's writes do
+ * not pay for waking the load generator; block: always sleep in epoll_wait. */
+export const LOADGEN_WAITS = ['adaptive', 'block'] as const;
+export type LoadgenWait = (typeof LOADGEN_WAITS)[number];
 
 /* What the server is asked to do beyond serving the protocol. */
 export interface ServerParams {
@@ -157,7 +165,7 @@ export function planCells(catalog: Catalog, req: PlanRequest): Plan {
             if (!variant.protocols.includes(scenario.protocol) || !variant.transports.includes(transport)) continue;
             const id = `${variant.name}/${scenario.name}/${transport}${label ? `/${label.replace(/ /g, ',')}` : ''}`;
             const threads = scenario.singleLoadgenThread ? 1 : Math.min(req.loadgenThreads ?? 1, params.connections);
-            cells.push({ id, variant, scenario, transport, params: { ...params }, server: { handoff, counters }, client: { threads }, label });
+            cells.push({ id, variant, scenario, transport, params: { ...params }, server: { handoff, counters }, client: { threads, wait: req.loadgenWait ?? 'adaptive' }, label });
           }
         }
       }

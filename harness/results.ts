@@ -47,7 +47,7 @@ export interface CellResult {
   /* Server-side parameters: hand-off worker threads (0 = replies built on the loop). */
   server_params: { handoff: number; counters: boolean };
   /* How the load generator ran: its threads (--loadgen-threads; 1 for scenarios that need one loop). */
-  client_params: { threads: number };
+  client_params: { threads: number; wait: 'adaptive' | 'block' };
   /* The swept values that tell this cell from others of the same strategy, scenario and transport. */
   label: string;
   server_argv: string[];
@@ -79,6 +79,7 @@ export interface RunOptions {
   handoff: number[];
   counters: boolean;
   loadgen_threads: number;
+  loadgen_wait: 'adaptive' | 'block';
   repeat: number;
   warmup: number;
   quick: boolean;

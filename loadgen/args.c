@@ -17,7 +17,7 @@ static void usage(FILE *f) {
     fputs("usage: muxbench-loadgen --connect tcp:HOST:PORT|unix:PATH\n"
           "         --driver peer-ping|peer-block|peer-relay|peer-upload|http-rpc|http-bulk|http-churn\n"
           "         --connections N [--active N] [--requests N] [--depth D] [--bytes B] [--chunk C]\n"
-          "         [--message-size S] [--rate R] [--source-addrs K|auto] [--threads N]\n"
+          "         [--message-size S] [--rate R] [--source-addrs K|auto] [--threads N] [--wait adaptive|block]\n"
           "         [--seed S] [--timeout-ms T] [--verify-checksum]\n"
           "\n"
           "drivers:\n"
@@ -47,9 +47,12 @@ static void usage(FILE *f) {
           "                    enough for the ephemeral port range; http-churn at least 16)\n"
           "  --threads N       threads, each with its own epoll instance (default 1; 1..64, at most\n"
           "                    --connections): connection i runs on thread i % N; shares, seeds and ids\n"
-          "                    do not depend on N, and the one result merges the threads. With more\n"
-          "                    than one CPU in the affinity mask, thread k is pinned to its k-th CPU\n"
-          "                    (mod the count). Not for peer-relay (one loop relays to every peer)\n"
+          "                    do not depend on N, and the one result merges the threads. When the\n"
+          "                    affinity mask has at least N CPUs, thread k is pinned to its k-th CPU.\n"
+          "                    Not for peer-relay (one loop relays to every peer)\n"
+          "  --wait W          adaptive (default): while latency is over 0.5 ms, poll and nap 1% of\n"
+          "                    it (5..50 us) instead of sleeping in epoll_wait, so the server's writes\n"
+          "                    do not pay for waking this process; block: always sleep in epoll_wait\n"
           "  --seed S          payload seed; connection k uses S+k (default 1)\n"
           "  --timeout-ms T    bound on the measured window (default 120000)\n"
           "  --verify-checksum peer: send real SHA256d checksums and check the server's\n"
@@ -159,6 +162,10 @@ void lg_args_parse(int argc, char **argv, lg_args *a) {
             uint64_t n = number(opt, val, UINT32_MAX);
             if (n < 1 || n > LG_MAX_THREADS) die("%s must be between 1 and %u (got %s)", opt, LG_MAX_THREADS, val);
             a->threads = (uint32_t)n;
+        } else if (!strcmp(opt, "--wait")) {
+            if (val && !strcmp(val, "adaptive")) a->wait_block = false;
+            else if (val && !strcmp(val, "block")) a->wait_block = true;
+            else die("%s must be adaptive or block (got %s)", opt, val ? val : "nothing");
         } else if (!strcmp(opt, "--timeout-ms")) {
             a->timeout_ms = number(opt, val, 1000000000u); /* ~11 days: keeps ns arithmetic in range */
         } else {

@@ -51,6 +51,15 @@
 #define LG_MAX_RATE 1000000000u   /* --rate: keeps schedule arithmetic in 64 bits */
 #define LG_MAX_SOURCE_ADDRS 254u  /* 127.0.0.1 .. 127.0.0.254 */
 #define LG_LATE_NS 1000000u       /* --rate: a send more than 1 ms late is counted late */
+/* Adaptive wait (conn.c wait_events): nap for 1/LG_NAP_SHARE of the recent
+ * latency, between LG_NAP_MIN_NS and LG_NAP_MAX_NS; after LG_NAP_IDLE_NS
+ * without an event, block. The recent latency averages about the last
+ * LG_LAT_AVERAGE_OF samples. */
+#define LG_NAP_SHARE 100u
+#define LG_NAP_MIN_NS 5000u
+#define LG_NAP_MAX_NS 50000u
+#define LG_NAP_IDLE_NS 1000000u
+#define LG_LAT_AVERAGE_OF 64u
 #define LG_MAX_THREADS 64u        /* --threads */
 #define LG_MAX_EVENTS 1024u       /* epoll events taken per wait, per shard */
 
@@ -73,6 +82,7 @@ typedef struct {
     uint64_t bytes;    /* payload bytes in total (peer-block, http-bulk, peer-upload) */
     uint32_t chunk;    /* piece size */
     uint64_t seed;
+    bool wait_block;       /* --wait block: always sleep in epoll_wait (no naps) */
     uint64_t timeout_ms;
     bool verify_checksum;
     uint32_t message_size; /* peer-ping: ping payload bytes (8 = nonce only) */
@@ -194,6 +204,10 @@ struct lg_run {
     uint64_t t_go, t_end;
     uint64_t ops, payload_bytes, verified_pieces, bytes_sent, bytes_received;
     histogram lat;
+    /* Adaptive wait (conn.c wait_events): recent latency, and how the loop waited. */
+    uint64_t lat_recent_ns;   /* moving average of the latency samples */
+    uint64_t blocking_waits;  /* epoll_wait calls that could sleep until an event */
+    uint64_t naps;            /* timed sleeps between non-blocking polls */
     /* --rate: the schedule (rate.c) and how well it was kept. */
     uint64_t rate_next;       /* next operation of the global schedule this shard releases */
     uint64_t late_sends, max_send_lag_ns;
@@ -294,7 +308,12 @@ void lg_pop(lg_conn *c);
 void lg_op_done(lg_conn *c, uint64_t latency_ns, uint64_t payload, uint32_t pieces);
 /* n verified operations at once, without a latency sample. */
 void lg_ops_done(lg_conn *c, uint64_t n, uint64_t payload, uint64_t pieces);
-static inline void lg_latency(lg_conn *c, uint64_t ns) { hist_record(&c->run->lat, ns); }
+/* Records a latency sample, and follows recent latency for the adaptive wait. */
+static inline void lg_run_latency(lg_run *r, uint64_t ns) {
+    hist_record(&r->lat, ns);
+    r->lat_recent_ns = r->lat_recent_ns - r->lat_recent_ns / LG_LAT_AVERAGE_OF + ns / LG_LAT_AVERAGE_OF;
+}
+static inline void lg_latency(lg_conn *c, uint64_t ns) { lg_run_latency(c->run, ns); }
 /* Drivers with a queue hook: queues what may go now -- closed loop: up to
  * --depth in flight; --rate: the requests that are due, up to --depth. */
 void lg_fill(lg_conn *c);

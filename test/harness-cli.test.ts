@@ -157,7 +157,7 @@ test('--loadgen-threads reaches the load generator and the results; --cpus takes
   const { results } = latestResults(root);
   assert.equal(results.options.loadgen_threads, 2);
   const cell = results.cells[0];
-  assert.deepEqual(cell.client_params, { threads: 2 });
+  assert.deepEqual(cell.client_params, { threads: 2, wait: 'adaptive' });
   const at = cell.loadgen_argv.indexOf('--threads');
   assert.ok(at > 0 && cell.loadgen_argv[at + 1] === '2', cell.loadgen_argv.join(' '));
   if (pinned) {

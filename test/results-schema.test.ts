@@ -35,7 +35,7 @@ function valid(): Record<string, any> {
     command_line: ['node', 'muxbench', 'run'],
     options: {
       strategies: null, scenarios: ['peer-ping'], transports: ['unix'], overrides: {}, sweeps: {}, handoff: [0], counters: true,
-      loadgen_threads: 1, repeat: 1, warmup: 0, quick: true, verify_checksum: false, timeout_s: 120, cpus: '0,1',
+      loadgen_threads: 1, loadgen_wait: 'adaptive', repeat: 1, warmup: 0, quick: true, verify_checksum: false, timeout_s: 120, cpus: '0,1',
     },
     environment: { kernel: '6.1', arch: 'x64', cpu_count: 2, node: 'v20', libraries: {}, git: null, load_at_start: 0 },
     warnings: [],
@@ -43,7 +43,7 @@ function valid(): Record<string, any> {
     cells: [
       {
         id: 'epoll/peer-ping/unix', strategy: 'epoll', mechanism: 'epoll', scenario: 'peer-ping', protocol: 'peer', transport: 'unix',
-        params: { connections: 10, requests: 100, depth: 1, active: 10 }, server_params: { handoff: 0, counters: true }, client_params: { threads: 1 },
+        params: { connections: 10, requests: 100, depth: 1, active: 10 }, server_params: { handoff: 0, counters: true }, client_params: { threads: 1, wait: 'adaptive' },
         label: '', server_argv: ['build/muxbench-epoll'], loadgen_argv: ['build/muxbench-loadgen'], cpus: { server: [0], loadgen: [1] }, pinning: 'taskset',
         status: 'ok', client_bound: false, warmup_repetitions: [],
         repetitions: [{ rep: 1, status: 'ok', wall_s: 0.2, metrics, latency_hdr: null, consistency: { server_read_bytes: 2400, client_bytes_sent: 2400, server_written_bytes: 3200, client_bytes_received: 3200, ok: true }, logs: { server: 's.log', loadgen: 'l.log' } }],

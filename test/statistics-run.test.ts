@@ -112,10 +112,10 @@ test('--loadgen-threads: the load generator runs its threads and says so; peer-r
   const results = readResults(out);
   const rpc = results.cells.find((c) => c.scenario === 'http-rpc')!;
   const relay = results.cells.find((c) => c.scenario === 'peer-relay')!;
-  assert.deepEqual(rpc.client_params, { threads: 2 });
+  assert.deepEqual(rpc.client_params, { threads: 2, wait: 'adaptive' });
   assert.equal(rpc.repetitions[0].metrics!.client.threads, 2, 'the load generator ran two threads');
   assert.equal(rpc.repetitions[0].metrics!.ops, 2000);
-  assert.deepEqual(relay.client_params, { threads: 1 });
+  assert.deepEqual(relay.client_params, { threads: 1, wait: 'adaptive' });
   assert.equal(relay.repetitions[0].metrics!.client.threads, 1);
   assert.ok(!relay.loadgen_argv.includes('--threads'));
 });
