@@ -181,6 +181,8 @@ interface Row {
 const ROWS: RowSpec[] = [
   { anchor: 'http-client', metric: 'req/s', a: 'muxbench-loadgen', b: 'wrk', aSeries: 'loadgen>nginx', bSeries: 'wrk>nginx', kind: 'rate', bulk: false, goal: { op: '>=', value: 1.0 } },
   { anchor: 'http-client', metric: 'client CPU µs/req', a: 'muxbench-loadgen', b: 'wrk', aSeries: 'loadgen>nginx', bSeries: 'wrk>nginx', kind: 'client-cpu', bulk: false, goal: { op: '<=', value: 0.9 } },
+  { anchor: 'http-client (info)', metric: 'req/s', a: 'loadgen --wait block', b: 'wrk', aSeries: 'loadgen-block>nginx', bSeries: 'wrk>nginx', kind: 'rate', bulk: false, goal: null },
+  { anchor: 'http-client (info)', metric: 'client CPU µs/req', a: 'loadgen --wait block', b: 'wrk', aSeries: 'loadgen-block>nginx', bSeries: 'wrk>nginx', kind: 'client-cpu', bulk: false, goal: null },
   { anchor: 'http-server', metric: 'req/s', a: 'epoll (wrk)', b: 'nginx (wrk)', aSeries: 'wrk>epoll', bSeries: 'wrk>nginx', kind: 'rate', bulk: false, goal: { op: '>=', value: 1.0 } },
   { anchor: 'http-server', metric: 'server CPU µs/req', a: 'epoll (wrk)', b: 'nginx (wrk)', aSeries: 'wrk>epoll', bSeries: 'wrk>nginx', kind: 'server-cpu', bulk: false, goal: { op: '<=', value: 1.0 } },
   { anchor: 'http-server (info)', metric: 'req/s', a: 'epoll (wrk)', b: 'nginx static (wrk)', aSeries: 'wrk>epoll', bSeries: 'wrk>nginx-static', kind: 'rate', bulk: false, goal: null },
@@ -413,6 +415,7 @@ async function main(): Promise<number> {
       for (let r = 1; r <= o.rounds; r++) {
         log(`round ${r}/${o.rounds} (HTTP):`);
         if (http1) add('loadgen>nginx', await measured('loadgen > nginx', () => runLoadgen(root, nginx!.port, o.connections, loadgenRequests, nginx!.worker)));
+        if (http1) add('loadgen-block>nginx', await measured('loadgen --wait block > nginx', () => runLoadgen(root, nginx!.port, o.connections, loadgenRequests, nginx!.worker, 'block')));
         add('wrk>nginx', await measured('wrk > nginx', () => runWrk(script, url, o.connections, o.seconds, nginx!.worker)));
         if (http2 && epoll) {
           add('wrk>epoll', await measured('wrk > epoll', () => runWrk(script, `http://127.0.0.1:${epoll!.port}/`, o.connections, o.seconds, epoll!.pid)));

@@ -235,9 +235,10 @@ export async function runWrk(script: string, url: string, connections: number, s
 
 /* ------------------------------------------------------- muxbench loadgen */
 
-export async function runLoadgen(root: string, port: number, connections: number, requests: number, serverPid: number): Promise<Run> {
+/* `wait`: the load generator's --wait (adaptive, its default, or block). */
+export async function runLoadgen(root: string, port: number, connections: number, requests: number, serverPid: number, wait: 'adaptive' | 'block' = 'adaptive'): Promise<Run> {
   const lg = path.join(root, 'build/muxbench-loadgen');
-  const argv = withChildCpu([lg, '--connect', `tcp:127.0.0.1:${port}`, '--driver', 'http-rpc', '--connections', String(connections), '--requests', String(requests)]);
+  const argv = withChildCpu([lg, '--connect', `tcp:127.0.0.1:${port}`, '--driver', 'http-rpc', '--connections', String(connections), '--requests', String(requests), '--wait', wait]);
   const s0 = cpuSeconds(serverPid);
   const t0 = process.hrtime.bigint();
   const p = start('load generator', pin(CLIENT_CPU, argv));
