@@ -28,6 +28,8 @@ import type { Params } from './catalog.js';
 const root = repoRoot();
 /* The servers' own bound (HUB_MAX_WORKERS in strategies/core/hub.h). */
 const MAX_HANDOFF_WORKERS = 64;
+/* The load generator's own bound (LG_MAX_THREADS in loadgen/loadgen.h). */
+const MAX_LOADGEN_THREADS = 64;
 
 function packageVersion(): string {
   try {
@@ -175,11 +177,16 @@ async function runCommand(argv: RunArgs): Promise<number> {
   if (!pinning.pinned && argv.cpus !== undefined && requested !== null) throw new UsageError(`--cpus ${argv.cpus}: ${pinning.reason}`);
   if (pinning.pinned && pinning.server.some((c) => pinning.loadgen.includes(c))) process.stderr.write('note: the server and the load generator share a CPU: they compete for it\n');
   const threads = argv.loadgenThreads ?? 1;
+  if (threads > MAX_LOADGEN_THREADS) throw new UsageError(`--loadgen-threads ${threads}: at most ${MAX_LOADGEN_THREADS} threads`);
   if (threads > 1 && pinning.pinned && pinning.loadgen.length < threads) {
     process.stderr.write(`note: ${threads} load generator threads share ${pinning.loadgen.length === 1 ? 'one CPU' : `${pinning.loadgen.length} CPUs`} (${formatCpus(pinning.loadgen)}); give it more with --cpus SERVER/LOADGEN, e.g. --cpus 0/1-${threads}\n`);
   }
-  for (const s of new Set(plan.cells.filter((c) => c.client.threads < threads).map((c) => c.scenario))) {
+  for (const s of new Set(plan.cells.filter((c) => c.scenario.singleLoadgenThread && threads > 1).map((c) => c.scenario))) {
     process.stderr.write(`note: ${s.name} runs with one load generator thread: ${s.singleLoadgenThread}\n`);
+  }
+  const fewer = plan.cells.filter((c) => !c.scenario.singleLoadgenThread && c.client.threads < threads);
+  if (fewer.length) {
+    process.stderr.write(`note: ${fewer.length} ${fewer.length === 1 ? 'cell runs' : 'cells run'} fewer load generator threads than asked: one thread per working connection at most (e.g. ${fewer[0].id}: ${fewer[0].client.threads})\n`);
   }
 
   const repeat = argv.repeat ?? (argv.quick ? 1 : 3);
@@ -299,7 +306,7 @@ const cli = yargs(hideBin(process.argv))
     'Print the summary table of a finished (or interrupted) run from its results.json',
     (y) =>
       y
-        .positional('results', { type: 'string', default: 'results/latest', describe: 'A results.json, or a run folder holding one' })
+        .positional('results', { type: 'string', describe: 'A results.json, or a run folder holding one (default: the latest run under results/)' })
         .epilog(
           [
             'The file is validated against the results schema first: a truncated, hand-edited or other-version file is refused (exit 2).',
@@ -310,7 +317,7 @@ const cli = yargs(hideBin(process.argv))
             '  muxbench summary results/2026-11-25T12-41-03Z-1a2b',
           ].join('\n'),
         ),
-    (argv) => guarded(async () => summaryCommand(path.resolve(String(argv.results)))),
+    (argv) => guarded(async () => summaryCommand(argv.results === undefined ? path.join(root, 'results', 'latest') : path.resolve(argv.results))),
   )
   .command(
     'list',

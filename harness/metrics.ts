@@ -47,11 +47,12 @@ export interface LoadgenResult {
   verified_pieces: number;
   elapsed_ns: number;
   latency: { unit: string; count: number; buckets: [number, number][] };
-  /* threads: the load generator's loops; cpus: CPUs it was allowed to run on (both 1 when not reported). */
-  cpu: { utime_us: number; stime_us: number; cpu_ns: number; wall_ns: number; threads: number; cpus: number };
+  /* threads: the load generator's loops; cpus: CPUs it was allowed to run on (both 1 when not reported);
+   * busiest_thread_ns: CPU time of its busiest thread (cpu_ns when not reported). */
+  cpu: { utime_us: number; stime_us: number; cpu_ns: number; wall_ns: number; threads: number; cpus: number; busiest_thread_ns: number };
   errors: string[];
   /* How the load generator waited for events (see loadgen/conn.c wait_events); absent from older load generators. */
-  waits?: { blocking: number; naps: number };
+  waits?: { blocking: number; naps: number; nap_ns: number; max_nap_ns: number };
   /* Open-loop runs (--rate): the schedule and how well it was kept. */
   rate?: { target_per_s: number; achieved_per_s: number; late_sends: number; max_send_lag_ns: number };
 }
@@ -133,7 +134,7 @@ export function parseResult(e: ChannelEvent, what = 'load generator result'): Lo
     latency: { unit: 'ns', count: num(lat, 'count', what, 'latency.'), buckets: buckets as [number, number][] },
     cpu: loadgenCpu(obj(e, 'cpu', what), what),
     errors: errors.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))),
-    ...(e.waits === undefined ? {} : { waits: nums(obj(e, 'waits', what), ['blocking', 'naps'] as const, what, 'waits.') }),
+    ...(e.waits === undefined ? {} : { waits: nums(obj(e, 'waits', what), ['blocking', 'naps', 'nap_ns', 'max_nap_ns'] as const, what, 'waits.') }),
     ...(e.rate === undefined
       ? {}
       : { rate: nums(obj(e, 'rate', what), ['target_per_s', 'achieved_per_s', 'late_sends', 'max_send_lag_ns'] as const, what, 'rate.') }),
@@ -148,7 +149,8 @@ function loadgenCpu(cpu: Record<string, unknown>, what: string): LoadgenResult['
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ProtocolMismatch(what, `cpu.${k}`, 'must be a positive integer');
     return v;
   };
-  return { ...n, threads: count('threads'), cpus: count('cpus') };
+  const busiest = cpu.busiest_thread_ns === undefined ? n.cpu_ns : num(cpu, 'busiest_thread_ns', what, 'cpu.');
+  return { ...n, threads: count('threads'), cpus: count('cpus'), busiest_thread_ns: busiest };
 }
 
 /* Syscall kinds that move data in or out, by name, so a strategy may add
@@ -210,8 +212,10 @@ export interface RepetitionMetrics {
     handoff: { workers: number; jobs: number; wakeups: number; wakeups_per_job: number };
   };
   /* cpu_percent: CPU time / window (100 = one core; more with threads);
-   * busy_percent: the same over the CPUs its threads could use at once
-   * (min(threads, allowed CPUs)), what client-bound is judged on. */
+   * busy_percent: what client-bound is judged on -- the larger of the CPU
+   * time over the CPUs its threads could use at once (min(threads, allowed
+   * CPUs)) and the busiest thread's share (one saturated thread limits
+   * its connections however idle the others are). */
   client: {
     cpu_user_us: number;
     cpu_sys_us: number;
@@ -219,10 +223,16 @@ export interface RepetitionMetrics {
     cpu_percent: number;
     busy_percent: number;
     threads: number;
+    /* CPUs the load generator was allowed to run on. */
+    cpus: number;
+    busiest_thread_percent: number;
     verified_pieces: number;
-    /* epoll waits that could sleep, and naps between polls (adaptive wait), per operation. */
+    /* epoll waits that could sleep, and naps between polls (adaptive wait), per operation;
+     * the naps' share of the window and the longest nap measured. */
     blocking_waits_per_op?: number;
     naps_per_op?: number;
+    nap_percent?: number;
+    max_nap_us?: number;
   };
   /* Open loop only: requested and achieved rates, sends made late by a slow server. */
   rate?: { target_per_s: number; achieved_per_s: number; late_sends: number; max_send_lag_us: number };
@@ -299,7 +309,8 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, 
   const seconds = r.elapsed_ns / 1e9;
   // Exact CPU time over the interval it was measured on (see docs/control-channel.md).
   const clientCpuPercent = per(r.cpu.cpu_ns, r.cpu.wall_ns) * 100;
-  const clientBusyPercent = clientCpuPercent / Math.max(1, Math.min(r.cpu.threads, r.cpu.cpus));
+  const busiestThreadPercent = per(r.cpu.busiest_thread_ns, r.cpu.wall_ns) * 100;
+  const clientBusyPercent = Math.max(clientCpuPercent / Math.max(1, Math.min(r.cpu.threads, r.cpu.cpus)), busiestThreadPercent);
 
   const metrics: RepetitionMetrics = {
     elapsed_ns: r.elapsed_ns,
@@ -348,6 +359,8 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, 
       cpu_percent: clientCpuPercent,
       busy_percent: clientBusyPercent,
       threads: r.cpu.threads,
+      cpus: r.cpu.cpus,
+      busiest_thread_percent: busiestThreadPercent,
       verified_pieces: r.verified_pieces,
     },
   };
@@ -357,6 +370,8 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, 
   if (r.waits) {
     metrics.client.blocking_waits_per_op = per(r.waits.blocking, ops);
     metrics.client.naps_per_op = per(r.waits.naps, ops);
+    metrics.client.nap_percent = per(r.waits.nap_ns, r.cpu.wall_ns * Math.max(1, r.cpu.threads)) * 100;
+    metrics.client.max_nap_us = r.waits.max_nap_ns / 1000;
   }
   if (r.rate) {
     metrics.rate = { target_per_s: r.rate.target_per_s, achieved_per_s: r.rate.achieved_per_s, late_sends: r.rate.late_sends, max_send_lag_us: r.rate.max_send_lag_ns / 1000 };

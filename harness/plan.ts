@@ -164,7 +164,8 @@ export function planCells(catalog: Catalog, req: PlanRequest): Plan {
           for (const variant of variants) {
             if (!variant.protocols.includes(scenario.protocol) || !variant.transports.includes(transport)) continue;
             const id = `${variant.name}/${scenario.name}/${transport}${label ? `/${label.replace(/ /g, ',')}` : ''}`;
-            const threads = scenario.singleLoadgenThread ? 1 : Math.min(req.loadgenThreads ?? 1, params.connections);
+            // More threads than working connections would leave threads without work.
+            const threads = scenario.singleLoadgenThread ? 1 : Math.min(req.loadgenThreads ?? 1, params.active ?? params.connections);
             cells.push({ id, variant, scenario, transport, params: { ...params }, server: { handoff, counters }, client: { threads, wait: req.loadgenWait ?? 'adaptive' }, label });
           }
         }

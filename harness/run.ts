@@ -73,6 +73,8 @@ export function summaryTable(cells: CellResult[]): string {
       c.status === 'failed' ? 'FAILED' : '',
       c.status === 'interrupted' ? `interrupted (${okReps} ${okReps === 1 ? 'rep' : 'reps'})` : '',
       c.client_bound ? 'client-bound' : '',
+      (c.client_params?.threads ?? 1) > 1 ? `loadgen ${c.client_params.threads} threads` : '',
+      c.client_params?.wait === 'block' ? 'loadgen wait=block' : '',
     ].filter(Boolean);
     const payload = med(c, 'throughput.payload_bytes_per_s') ?? 0;
     return [
@@ -86,7 +88,7 @@ export function summaryTable(cells: CellResult[]): string {
       fixed(c, 'server.cpu_us_per_op', 2),
       fixed(c, 'server.syscalls_per_op', 2),
       fixed(c, 'server.cpu_percent', 0),
-      fixed(c, 'client.cpu_percent', 0),
+      fixed(c, 'client.busy_percent', 0),
       notes.join(', '),
     ];
   });
@@ -101,7 +103,7 @@ export function summaryTable(cells: CellResult[]): string {
     { header: 'server CPU µs/op', align: 'right' as const },
     { header: 'server syscalls/op', align: 'right' as const },
     { header: 'server CPU%', align: 'right' as const },
-    { header: 'client CPU%', align: 'right' as const },
+    { header: 'client busy%', align: 'right' as const },
     { header: 'notes' },
   ];
   // The sweep column only when something was swept.

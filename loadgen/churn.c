@@ -225,6 +225,7 @@ static void churn_destroy(lg_conn *c) { free(c->drv); }
 
 const lg_driver lg_http_churn = {
     .name = "http-churn",
+    .replies = true,
     .unit = "requests",
     .setup = churn_setup,
     .start = churn_start,

@@ -229,6 +229,7 @@ static void rpc_destroy(lg_conn *c) { free(c->drv); }
 
 const lg_driver lg_http_rpc = {
     .name = "http-rpc",
+    .replies = true,
     .unit = "requests",
     .setup = rpc_setup,
     .start = rpc_start,

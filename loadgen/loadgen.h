@@ -127,6 +127,10 @@ typedef struct {
      * and input run on all of them and the run waits for all of them. A
      * failed connection then ends the run (the others depend on it). */
     bool every_conn;
+    /* Its latency samples are reply times (request -> reply): the adaptive
+     * wait may nap while they are long. Streaming drivers (bulk, upload)
+     * record gaps or whole transfers and always block. */
+    bool replies;
     /* Appended to "closed by the server" and read errors, when the protocol
      * gives a closed connection a meaning. */
     const char *close_hint;
@@ -208,6 +212,8 @@ struct lg_run {
     uint64_t lat_recent_ns;   /* moving average of the latency samples */
     uint64_t blocking_waits;  /* epoll_wait calls that could sleep until an event */
     uint64_t naps;            /* timed sleeps between non-blocking polls */
+    uint64_t nap_ns, max_nap_ns; /* their measured length: total and longest (asked for + the timer's lateness) */
+    uint64_t cpu_ns;          /* this shard's thread CPU time over its window */
     /* --rate: the schedule (rate.c) and how well it was kept. */
     uint64_t rate_next;       /* next operation of the global schedule this shard releases */
     uint64_t late_sends, max_send_lag_ns;
@@ -224,6 +230,12 @@ static inline uint64_t lg_now(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static inline uint64_t lg_thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static inline uint64_t lg_process_cpu_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -236,8 +248,9 @@ static inline uint64_t lg_share(uint64_t total, uint32_t parts, uint32_t k) {
 }
 
 /* A JSON-RPC id unique over the run: shard k hands out k+1, k+1+N,
- * k+1+2N, ... -- as short as one counter's ids, so a request's bytes do not
- * depend on N. */
+ * k+1+2N, ... -- about as short as one counter's ids (a shard with more
+ * than its share of the requests reaches a digit more sooner, so the
+ * request bytes can differ from --threads 1 by a few bytes in total). */
 static inline uint64_t lg_next_id(lg_run *r) {
     uint64_t id = r->next_id;
     r->next_id += r->nshards;
@@ -308,9 +321,20 @@ void lg_pop(lg_conn *c);
 void lg_op_done(lg_conn *c, uint64_t latency_ns, uint64_t payload, uint32_t pieces);
 /* n verified operations at once, without a latency sample. */
 void lg_ops_done(lg_conn *c, uint64_t n, uint64_t payload, uint64_t pieces);
-/* Records a latency sample, and follows recent latency for the adaptive wait. */
+/* Records a latency sample, and follows recent latency for the adaptive
+ * wait. The first sample starts the average (at most 1 ms, so a slow first
+ * reply of a fast run is forgotten within ~44 samples); after it, a sample
+ * counts at most 8 times the current average: a lasting rise is followed
+ * within some tens of samples (the average can grow by 7/64 per sample),
+ * while one stalled sample of a low-latency run moves it by 11% at most. */
 static inline void lg_run_latency(lg_run *r, uint64_t ns) {
     hist_record(&r->lat, ns);
+    if (r->lat_recent_ns == 0) {
+        r->lat_recent_ns = ns < 1000000u ? ns : 1000000u;
+        return;
+    }
+    uint64_t cap = 8 * r->lat_recent_ns;
+    if (ns > cap) ns = cap;
     r->lat_recent_ns = r->lat_recent_ns - r->lat_recent_ns / LG_LAT_AVERAGE_OF + ns / LG_LAT_AVERAGE_OF;
 }
 static inline void lg_latency(lg_conn *c, uint64_t ns) { lg_run_latency(c->run, ns); }

@@ -197,6 +197,7 @@ static void ping_destroy(lg_conn *c) {
 
 const lg_driver lg_peer_ping = {
     .name = "peer-ping",
+    .replies = true,
     .unit = "round trips",
     .setup = ping_setup,
     .start = ping_start,

@@ -9,9 +9,10 @@
  * latency counts from the intended time (coordinated-omission correction):
  * a server that stalls is charged for the requests it kept from being sent.
  *
- * The window's loop sleeps until the next intended time with a nanosecond
- * timeout (epoll_pwait2) and then releases every operation that fell due,
- * touching only their connections: O(1) per operation, no busy wait.
+ * The window's loop waits until the next intended time with a nanosecond
+ * timeout (epoll_pwait2, or naps of the adaptive wait that stop before it;
+ * conn.c) and then releases every operation that fell due, touching only
+ * their connections: O(1) per operation, no busy wait.
  *
  * Threads: the schedule stays the run's (one t_go, operation j for
  * connection j % active). Shard k releases only the operations of its own

@@ -263,6 +263,7 @@ static void relay_destroy(lg_conn *c) {
 
 const lg_driver lg_peer_relay = {
     .name = "peer-relay",
+    .replies = true,
     .unit = "deliveries",
     .setup = relay_setup,
     .start = relay_start,

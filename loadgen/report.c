@@ -68,6 +68,9 @@ void lg_merge(lg_run *t, const lg_run *shards, uint32_t n) {
         t->connect_retries += s->connect_retries;
         t->blocking_waits += s->blocking_waits;
         t->naps += s->naps;
+        t->nap_ns += s->nap_ns;
+        if (s->max_nap_ns > t->max_nap_ns) t->max_nap_ns = s->max_nap_ns;
+        if (s->cpu_ns > t->cpu_ns) t->cpu_ns = s->cpu_ns; /* the busiest thread's */
         /* In shard order; still capped like one shard's list. */
         for (uint32_t i = 0; i < s->nerrors; i++) {
             if (t->nerrors < LG_MAX_ERRORS) t->errors[t->nerrors++] = s->errors[i];
@@ -94,11 +97,13 @@ void lg_print_result(const lg_run *r, const lg_cpu *cpu) {
                 r->args->rate, achieved, r->late_sends, r->max_send_lag_ns);
     }
     if (r->args->driver == DRV_HTTP_CHURN) fprintf(f, ",\"connect_retries\":%" PRIu64, r->connect_retries);
-    fprintf(f, ",\"waits\":{\"mode\":\"%s\",\"blocking\":%" PRIu64 ",\"naps\":%" PRIu64 "}",
-            r->args->wait_block ? "block" : "adaptive", r->blocking_waits, r->naps);
+    fprintf(f,
+            ",\"waits\":{\"mode\":\"%s\",\"blocking\":%" PRIu64 ",\"naps\":%" PRIu64 ",\"nap_ns\":%" PRIu64
+            ",\"max_nap_ns\":%" PRIu64 "}",
+            r->args->wait_block ? "block" : "adaptive", r->blocking_waits, r->naps, r->nap_ns, r->max_nap_ns);
     fprintf(f, ",\"cpu\":{\"utime_us\":%ld,\"stime_us\":%ld,\"cpu_ns\":%" PRIu64 ",\"wall_ns\":%" PRIu64
-            ",\"threads\":%u,\"cpus\":%u},\"errors\":[",
-            cpu->utime_us, cpu->stime_us, cpu->cpu_ns, cpu->wall_ns, cpu->threads, cpu->cpus);
+            ",\"threads\":%u,\"cpus\":%u,\"busiest_thread_ns\":%" PRIu64 "},\"errors\":[",
+            cpu->utime_us, cpu->stime_us, cpu->cpu_ns, cpu->wall_ns, cpu->threads, cpu->cpus, r->cpu_ns);
     for (uint32_t i = 0; i < r->nerrors; i++) {
         if (i) fputc(',', f);
         lg_json_string(r->errors[i], f);

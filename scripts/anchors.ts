@@ -345,7 +345,9 @@ async function main(): Promise<number> {
     const rate = bulkRun ? `${(r.rate / 2 ** 30).toFixed(2)} GiB/s` : `${(r.rate / 1e3).toFixed(1)}k req/s`;
     const cu = bulkRun ? 'µs/MiB' : 'µs/req';
     const other = r.other_cpu_percent === undefined ? '' : `   other ${r.other_cpu_percent.toFixed(0)}%`;
-    log(`  ${label.padEnd(20)} ${rate.padStart(12)}   CPU ${cu} server ${((r.server_cpu_s * 1e6) / unit).toFixed(2)}, client ${((r.client_cpu_s * 1e6) / unit).toFixed(2)}   busy% ${((100 * r.server_cpu_s) / r.wall_s).toFixed(0)}/${((100 * r.client_cpu_s) / r.wall_s).toFixed(0)}${other}${r.busy ? '   [busy machine]' : ''}`);
+    const d = r.detail as { p50_us?: number | null; p99_us?: number | null; naps?: number; max_nap_us?: number } | undefined;
+    const lat = d?.p50_us != null ? `   p50 ${(d.p50_us / 1000).toFixed(2)} ms, p99 ${(d.p99_us! / 1000).toFixed(2)} ms, ${d.naps} naps (longest ${d.max_nap_us!.toFixed(0)} µs)` : '';
+    log(`  ${label.padEnd(20)} ${rate.padStart(12)}   CPU ${cu} server ${((r.server_cpu_s * 1e6) / unit).toFixed(2)}, client ${((r.client_cpu_s * 1e6) / unit).toFixed(2)}   busy% ${((100 * r.server_cpu_s) / r.wall_s).toFixed(0)}/${((100 * r.client_cpu_s) / r.wall_s).toFixed(0)}${other}${lat}${r.busy ? '   [busy machine]' : ''}`);
   };
 
   let waitedNote = false;
@@ -387,7 +389,7 @@ async function main(): Promise<number> {
   let loadgenRequests = 0;
   const script = path.join(tmp, 'post.lua');
   fs.writeFileSync(script, wrkScript());
-  const perRound = (http1 ? 2 : 0) + (http2 ? 3 : 0);
+  const perRound = (http1 ? 3 : 0) + (http2 ? 3 : 0);
   const lifetime = 300 + o.rounds * (perRound * (o.seconds + 10)) + 4 * (o.seconds + 10) + (bulk ? o.rounds * 120 : 0);
 
   try {
@@ -414,9 +416,18 @@ async function main(): Promise<number> {
       }
       for (let r = 1; r <= o.rounds; r++) {
         log(`round ${r}/${o.rounds} (HTTP):`);
-        if (http1) add('loadgen>nginx', await measured('loadgen > nginx', () => runLoadgen(root, nginx!.port, o.connections, loadgenRequests, nginx!.worker)));
-        if (http1) add('loadgen-block>nginx', await measured('loadgen --wait block > nginx', () => runLoadgen(root, nginx!.port, o.connections, loadgenRequests, nginx!.worker, 'block')));
-        add('wrk>nginx', await measured('wrk > nginx', () => runWrk(script, url, o.connections, o.seconds, nginx!.worker)));
+        // The clients of one nginx take turns in a rotating order, so a drift of
+        // the machine during a round does not always fall on the same one.
+        const clients: [string, () => Promise<unknown>][] = [
+          ['wrk>nginx', async () => add('wrk>nginx', await measured('wrk > nginx', () => runWrk(script, url, o.connections, o.seconds, nginx!.worker)))],
+        ];
+        if (http1) {
+          clients.unshift(
+            ['loadgen>nginx', async () => add('loadgen>nginx', await measured('loadgen > nginx', () => runLoadgen(root, nginx!.port, o.connections, loadgenRequests, nginx!.worker)))],
+            ['loadgen-block>nginx', async () => add('loadgen-block>nginx', await measured('loadgen --wait block > nginx', () => runLoadgen(root, nginx!.port, o.connections, loadgenRequests, nginx!.worker, 'block')))],
+          );
+        }
+        for (let i = 0; i < clients.length; i++) await clients[(i + r - 1) % clients.length][1]();
         if (http2 && epoll) {
           add('wrk>epoll', await measured('wrk > epoll', () => runWrk(script, `http://127.0.0.1:${epoll!.port}/`, o.connections, o.seconds, epoll!.pid)));
           add('wrk>nginx-static', await measured('wrk > nginx static', () => runWrk(script, `${url}static`, o.connections, o.seconds, nginx!.worker)));

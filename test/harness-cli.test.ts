@@ -25,7 +25,7 @@ test('run --quick: every cell runs, results.json records the measured window', (
   assert.equal(r.code, 0, r.out + r.err);
   assert.match(r.out, /\[1\/2\] fake echo tcp rep 1\/1 … /);
   assert.match(r.out, /\[2\/2\] fake echo unix rep 1\/1 … /);
-  assert.match(r.out, /scenario\s+transport\s+strategy\s+ops\/s\s+payload MiB\/s\s+p99 µs\s+server CPU µs\/op\s+server syscalls\/op\s+server CPU%\s+client CPU%\s+notes/);
+  assert.match(r.out, /scenario\s+transport\s+strategy\s+ops\/s\s+payload MiB\/s\s+p99 µs\s+server CPU µs\/op\s+server syscalls\/op\s+server CPU%\s+client busy%\s+notes/);
 
   const { dir, results } = latestResults(root);
   assert.equal(results.schema, 'muxbench-results');

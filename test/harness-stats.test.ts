@@ -80,7 +80,7 @@ const result = (over: Partial<LoadgenResult> = {}): LoadgenResult => ({
   verified_pieces: 1000,
   elapsed_ns: 500_000_000,
   latency: { unit: 'ns', count: 1000, buckets: [[50_000, 1000]] },
-  cpu: { utime_us: 200_000, stime_us: 100_000, cpu_ns: 300_000_000, wall_ns: 500_000_000, threads: 1, cpus: 1 },
+  cpu: { utime_us: 200_000, stime_us: 100_000, cpu_ns: 300_000_000, wall_ns: 500_000_000, threads: 1, cpus: 1, busiest_thread_ns: 300_000_000 },
   errors: [],
   ...over,
 });
@@ -130,18 +130,24 @@ test('measure: per-op metrics are the diff of the two snapshots', () => {
 test('measure: byte mismatches, client failure and a saturated client are reported', () => {
   const a = snap({});
   const b = snap({ read: [10, 23999], write: [10, 32000] });
-  const m = measure(a, b, result({ cpu: { utime_us: 400_000, stime_us: 60_000, cpu_ns: 460_000_000, wall_ns: 500_000_000, threads: 1, cpus: 1 } }));
+  const m = measure(a, b, result({ cpu: { utime_us: 400_000, stime_us: 60_000, cpu_ns: 460_000_000, wall_ns: 500_000_000, threads: 1, cpus: 1, busiest_thread_ns: 460_000_000 } }));
   assert.equal(m.consistency.ok, false);
   assert.match(m.problems.join('\n'), /server read 23999 bytes in the window but the client sent 24000/);
   assert.equal(m.client_bound, true, '92% of the window on the client CPU');
   assert.equal(m.metrics.client.cpu_us_per_op, 460, '460 ms of client CPU over 1000 ops');
   // Threads: busy is judged against the CPUs the threads could use at once.
-  const two = (cpu_ns: number, cpus: number) => measure(a, snap({ read: [10, 24000], write: [10, 32000] }), result({ cpu: { utime_us: 0, stime_us: 0, cpu_ns, wall_ns: 500_000_000, threads: 2, cpus } }));
+  const two = (cpu_ns: number, cpus: number, busiest = cpu_ns / 2) =>
+    measure(a, snap({ read: [10, 24000], write: [10, 32000] }), result({ cpu: { utime_us: 0, stime_us: 0, cpu_ns, wall_ns: 500_000_000, threads: 2, cpus, busiest_thread_ns: busiest } }));
   assert.equal(two(800_000_000, 2).metrics.client.busy_percent, 80, '160% of one core over two CPUs');
   assert.equal(two(800_000_000, 2).client_bound, false);
   assert.equal(two(475_000_000, 1).metrics.client.busy_percent, 95, 'two threads on one CPU: that CPU is the limit');
   assert.equal(two(475_000_000, 1).client_bound, true);
   assert.equal(two(475_000_000, 1).metrics.client.threads, 2);
+  // One saturated thread next to an idle one: 95% + 5% over two CPUs is 50% in all, but that thread is the limit.
+  const lopsided = two(500_000_000, 2, 475_000_000);
+  assert.equal(lopsided.metrics.client.busiest_thread_percent, 95);
+  assert.equal(lopsided.metrics.client.busy_percent, 95);
+  assert.equal(lopsided.client_bound, true);
   const m2 = measure(a, snap({ read: [10, 24000], write: [10, 31000] }), result({ ok: false, errors: ['connection 3 reset'] }));
   assert.deepEqual(m2.problems, ['load generator reported failure: connection 3 reset'], 'in-flight bytes of a failed run are no second error');
   assert.equal(m2.consistency.ok, false, 'but the mismatch is still recorded');

@@ -23,13 +23,15 @@ function run(...args: string[]) {
 }
 
 test('replies that take tens of ms (sockman hand-off waits for its 50 ms poll): the load generator naps', () => {
-  const { cell, client } = run('--strategies', 'sockman', '--connections', '10', '--requests', '100', '--handoff', '1');
+  // One active peer: every reply waits for sockman's poll timeout.
+  const { cell, client } = run('--strategies', 'sockman', '--connections', '10', '--active', '1', '--requests', '10', '--handoff', '1');
   assert.equal(cell.client_params.wait, 'adaptive');
   assert.ok(client.naps_per_op! > 0, `naps per op ${client.naps_per_op}`);
+  assert.ok(client.max_nap_us! >= 5, `the longest nap is measured: ${client.max_nap_us} µs`);
 });
 
 test('--loadgen-wait block: never a nap', () => {
-  const { cell, client } = run('--strategies', 'sockman', '--connections', '10', '--requests', '100', '--handoff', '1', '--loadgen-wait', 'block');
+  const { cell, client } = run('--strategies', 'sockman', '--connections', '10', '--active', '1', '--requests', '10', '--handoff', '1', '--loadgen-wait', 'block');
   assert.equal(cell.client_params.wait, 'block');
   assert.ok(cell.loadgen_argv.join(' ').includes('--wait block'));
   assert.equal(client.naps_per_op, 0);

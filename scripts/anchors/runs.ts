@@ -235,6 +235,17 @@ export async function runWrk(script: string, url: string, connections: number, s
 
 /* ------------------------------------------------------- muxbench loadgen */
 
+/* The value at a quantile of [value_ns, count] buckets, in µs. */
+function percentileUs(buckets: [number, number][], q: number): number | null {
+  const total = buckets.reduce((n, [, c]) => n + c, 0);
+  let seen = 0;
+  for (const [v, c] of buckets) {
+    seen += c;
+    if (seen >= q * total) return v / 1000;
+  }
+  return null;
+}
+
 /* `wait`: the load generator's --wait (adaptive, its default, or block). */
 export async function runLoadgen(root: string, port: number, connections: number, requests: number, serverPid: number, wait: 'adaptive' | 'block' = 'adaptive'): Promise<Run> {
   const lg = path.join(root, 'build/muxbench-loadgen');
@@ -251,7 +262,15 @@ export async function runLoadgen(root: string, port: number, connections: number
     const e = await waitExit(p, 30000);
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     const s1 = cpuSeconds(serverPid);
-    const r = JSON.parse(line) as { ok: boolean; ops: number; elapsed_ns: number; errors: string[]; cpu: { cpu_ns: number; wall_ns: number } };
+    const r = JSON.parse(line) as {
+      ok: boolean;
+      ops: number;
+      elapsed_ns: number;
+      errors: string[];
+      cpu: { cpu_ns: number; wall_ns: number };
+      latency: { buckets: [number, number][] };
+      waits?: { naps: number; max_nap_ns: number };
+    };
     const secs = r.elapsed_ns / 1e9;
     const run: Run = {
       ok: r.ok && e.code === 0,
@@ -261,7 +280,15 @@ export async function runLoadgen(root: string, port: number, connections: number
       server_cpu_s: s1 - s0,
       client_cpu_s: childCpuFromStat(p.stdout[p.stdout.length - 1]),
       wall_s: wall,
-      detail: { window_cpu_s: r.cpu.cpu_ns / 1e9, window_wall_s: r.cpu.wall_ns / 1e9 },
+      detail: {
+        window_cpu_s: r.cpu.cpu_ns / 1e9,
+        window_wall_s: r.cpu.wall_ns / 1e9,
+        // What the adaptive wait costs in latency: compare with the --wait block runs.
+        p50_us: percentileUs(r.latency.buckets, 0.5),
+        p99_us: percentileUs(r.latency.buckets, 0.99),
+        naps: r.waits?.naps ?? 0,
+        max_nap_us: (r.waits?.max_nap_ns ?? 0) / 1000,
+      },
     };
     if (!run.ok) run.error = `load generator: ${r.errors?.join('; ') || `exit status ${e.code ?? e.signal}`}`;
     return run;
