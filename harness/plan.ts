@@ -100,6 +100,22 @@ export function scenarioParams(s: Scenario, quick: boolean, overrides: Params): 
   return p;
 }
 
+/* A warm-up repetition does this share of the work, on the same connections. */
+export const WARMUP_WORK_SHARE = 4;
+
+/* The cell a warm-up repetition runs: the same connections, strategy and
+ * settings, a quarter of the requests and bytes (at least one request per
+ * working connection and one piece each, never more than the cell's own).
+ * A warm-up exists to fault in pages, fill caches and let the CPU settle;
+ * like tinybench's warm-up it need not be as long as a measurement. */
+export function warmupCell(cell: CellPlan): CellPlan {
+  const p = { ...cell.params };
+  const working = p.active ?? p.connections;
+  if (p.requests !== undefined) p.requests = Math.min(p.requests, Math.max(Math.ceil(p.requests / WARMUP_WORK_SHARE), working));
+  if (p.bytes !== undefined) p.bytes = Math.min(p.bytes, Math.max(Math.ceil(p.bytes / WARMUP_WORK_SHARE), working * (p.chunk ?? 1)));
+  return { ...cell, params: p };
+}
+
 /* Load generator flags for a scenario: --driver from the file, then each
  * parameter as --<name> (underscores become dashes). */
 export function loadgenArgs(s: Scenario, params: Params): string[] {

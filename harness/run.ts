@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runRepetition } from './cell.js';
 import { runRepetitions } from './repetitions.js';
-import { CellPlan, Plan } from './plan.js';
+import { CellPlan, Plan, warmupCell } from './plan.js';
 import { endAllProcesses, formatCpus, installCleanupHandlers, Pinning } from './process.js';
 import { CellResult, newRunId, pointLatestAt, ResultsFile, RunOptions, writeJsonAtomic, RESULTS_SCHEMA, RESULTS_VERSION } from './results.js';
 import { mergeEncoded, summarize } from './stats.js';
@@ -176,7 +176,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
         if (tty) process.stdout.write(head + ' ');
         const r = await runRepetition({
           root,
-          cell,
+          cell: warmup ? warmupCell(cell) : cell,
           rep: warmup ? -n : n,
           pinning,
           verifyChecksum: options.verify_checksum,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadStrategies, loadScenarios, loadCatalog, parseManifest, parseScenario, CatalogError } from '../harness/catalog.js';
-import { planCells, scenarioParams, loadgenArgs, splitList } from '../harness/plan.js';
+import { planCells, scenarioParams, loadgenArgs, splitList, warmupCell } from '../harness/plan.js';
 import { UsageError } from '../harness/errors.js';
 import { tempRoot, writeJson, echoScenario, REPO } from './harness-fixture.js';
 
@@ -193,4 +193,16 @@ test('every scenario file in the repository loads, and its driver is one the loa
   const names = loadScenarios(REPO).map((s) => s.name);
   for (const want of ['peer-idle', 'peer-relay', 'peer-block-spread', 'peer-upload', 'http-churn', 'http-bulk-spread']) assert.ok(names.includes(want), want);
   for (const s of loadScenarios(REPO)) assert.ok(drivers.has(s.driver), `${s.name}: ${s.driver}`);
+});
+
+test('warm-up cells: a quarter of the requests or bytes on the same connections, at least one unit per working connection', () => {
+  const base = { connections: 1000, active: 10, requests: 200_000, depth: 1 };
+  const cell = (params: Record<string, number>) => ({ params }) as unknown as Parameters<typeof warmupCell>[0];
+  assert.deepEqual(warmupCell(cell(base)).params, { ...base, requests: 50_000 });
+  assert.equal(warmupCell(cell({ ...base, requests: 21 })).params.requests, 10, 'ceil(21/4) = 6 is raised to one per active connection');
+  assert.equal(warmupCell(cell({ ...base, requests: 5 })).params.requests, 5, 'never more than the cell itself');
+  const bulk = { connections: 1000, active: 1000, bytes: 2 ** 30, chunk: 65536 };
+  assert.equal(warmupCell(cell(bulk)).params.bytes, 2 ** 28);
+  assert.equal(warmupCell(cell({ ...bulk, bytes: 2 ** 26 })).params.bytes, 1000 * 65536, 'one piece per uploader');
+  assert.equal(warmupCell(cell(bulk)).params.connections, 1000);
 });

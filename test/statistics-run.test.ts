@@ -71,6 +71,10 @@ test('three repetitions and a warm-up yield the statistics fields', () => {
     assert.equal(h.totalCount, REQUESTS, 'one sample per round trip');
     h.destroy();
   }
+  // Warm-ups do a quarter of the work on the same connections.
+  assert.equal(ping.warmup_repetitions[0].metrics!.ops, REQUESTS / 4);
+  const block = results.cells.find((c) => c.scenario === 'peer-block')!;
+  assert.equal(block.warmup_repetitions[0].metrics!.bytes.payload, 1 << 20);
   const merged = ping.latency_merged_us!;
   assert.equal(merged.count, 3 * REQUESTS);
   assert.ok(merged.p50 <= merged.p90 && merged.p90 <= merged.p99 && merged.p99 <= merged.p99_9 && merged.p99_9 <= merged.max);
