@@ -52,7 +52,7 @@ export interface LoadgenResult {
   cpu: { utime_us: number; stime_us: number; cpu_ns: number; wall_ns: number; threads: number; cpus: number; busiest_thread_ns: number };
   errors: string[];
   /* How the load generator waited for events (see loadgen/conn.c wait_events); absent from older load generators. */
-  waits?: { blocking: number; naps: number; nap_ns: number; max_nap_ns: number };
+  waits?: { blocking: number; naps: number; nap_ns: number; max_nap_ns: number; late_naps: number };
   /* Open-loop runs (--rate): the schedule and how well it was kept. */
   rate?: { target_per_s: number; achieved_per_s: number; late_sends: number; max_send_lag_ns: number };
 }
@@ -134,7 +134,7 @@ export function parseResult(e: ChannelEvent, what = 'load generator result'): Lo
     latency: { unit: 'ns', count: num(lat, 'count', what, 'latency.'), buckets: buckets as [number, number][] },
     cpu: loadgenCpu(obj(e, 'cpu', what), what),
     errors: errors.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))),
-    ...(e.waits === undefined ? {} : { waits: nums(obj(e, 'waits', what), ['blocking', 'naps', 'nap_ns', 'max_nap_ns'] as const, what, 'waits.') }),
+    ...(e.waits === undefined ? {} : { waits: nums(obj(e, 'waits', what), ['blocking', 'naps', 'nap_ns', 'max_nap_ns', 'late_naps'] as const, what, 'waits.') }),
     ...(e.rate === undefined
       ? {}
       : { rate: nums(obj(e, 'rate', what), ['target_per_s', 'achieved_per_s', 'late_sends', 'max_send_lag_ns'] as const, what, 'rate.') }),
@@ -233,6 +233,9 @@ export interface RepetitionMetrics {
     naps_per_op?: number;
     nap_percent?: number;
     max_nap_us?: number;
+    /* Naps that ended over 100 µs later than asked, in all (the timer woke late). */
+    late_naps?: number;
+    naps?: number;
   };
   /* Open loop only: requested and achieved rates, sends made late by a slow server. */
   rate?: { target_per_s: number; achieved_per_s: number; late_sends: number; max_send_lag_us: number };
@@ -372,6 +375,8 @@ export function measure(a: ServerSnapshot, b: ServerSnapshot, r: LoadgenResult, 
     metrics.client.naps_per_op = per(r.waits.naps, ops);
     metrics.client.nap_percent = per(r.waits.nap_ns, r.cpu.wall_ns * Math.max(1, r.cpu.threads)) * 100;
     metrics.client.max_nap_us = r.waits.max_nap_ns / 1000;
+    metrics.client.naps = r.waits.naps;
+    metrics.client.late_naps = r.waits.late_naps;
   }
   if (r.rate) {
     metrics.rate = { target_per_s: r.rate.target_per_s, achieved_per_s: r.rate.achieved_per_s, late_sends: r.rate.late_sends, max_send_lag_us: r.rate.max_send_lag_ns / 1000 };

@@ -330,6 +330,7 @@ static int wait_events(lg_run *r, uint64_t now, uint64_t until) {
             r->naps++;
             r->nap_ns += slept;
             if (slept > r->max_nap_ns) r->max_nap_ns = slept;
+            if (slept > nap + LG_NAP_LATE_NS) r->late_naps++;
         }
     }
     return block_for_events(r, now, until);

@@ -59,6 +59,7 @@
 #define LG_NAP_MIN_NS 5000u
 #define LG_NAP_MAX_NS 50000u
 #define LG_NAP_IDLE_NS 1000000u
+#define LG_NAP_LATE_NS 100000u
 #define LG_LAT_AVERAGE_OF 64u
 #define LG_MAX_THREADS 64u        /* --threads */
 #define LG_MAX_EVENTS 1024u       /* epoll events taken per wait, per shard */
@@ -213,6 +214,7 @@ struct lg_run {
     uint64_t blocking_waits;  /* epoll_wait calls that could sleep until an event */
     uint64_t naps;            /* timed sleeps between non-blocking polls */
     uint64_t nap_ns, max_nap_ns; /* their measured length: total and longest (asked for + the timer's lateness) */
+    uint64_t late_naps;       /* naps that ended over LG_NAP_LATE_NS later than asked */
     uint64_t cpu_ns;          /* this shard's thread CPU time over its window */
     /* --rate: the schedule (rate.c) and how well it was kept. */
     uint64_t rate_next;       /* next operation of the global schedule this shard releases */

@@ -69,6 +69,7 @@ void lg_merge(lg_run *t, const lg_run *shards, uint32_t n) {
         t->blocking_waits += s->blocking_waits;
         t->naps += s->naps;
         t->nap_ns += s->nap_ns;
+        t->late_naps += s->late_naps;
         if (s->max_nap_ns > t->max_nap_ns) t->max_nap_ns = s->max_nap_ns;
         if (s->cpu_ns > t->cpu_ns) t->cpu_ns = s->cpu_ns; /* the busiest thread's */
         /* In shard order; still capped like one shard's list. */
@@ -99,8 +100,8 @@ void lg_print_result(const lg_run *r, const lg_cpu *cpu) {
     if (r->args->driver == DRV_HTTP_CHURN) fprintf(f, ",\"connect_retries\":%" PRIu64, r->connect_retries);
     fprintf(f,
             ",\"waits\":{\"mode\":\"%s\",\"blocking\":%" PRIu64 ",\"naps\":%" PRIu64 ",\"nap_ns\":%" PRIu64
-            ",\"max_nap_ns\":%" PRIu64 "}",
-            r->args->wait_block ? "block" : "adaptive", r->blocking_waits, r->naps, r->nap_ns, r->max_nap_ns);
+            ",\"max_nap_ns\":%" PRIu64 ",\"late_naps\":%" PRIu64 "}",
+            r->args->wait_block ? "block" : "adaptive", r->blocking_waits, r->naps, r->nap_ns, r->max_nap_ns, r->late_naps);
     fprintf(f, ",\"cpu\":{\"utime_us\":%ld,\"stime_us\":%ld,\"cpu_ns\":%" PRIu64 ",\"wall_ns\":%" PRIu64
             ",\"threads\":%u,\"cpus\":%u,\"busiest_thread_ns\":%" PRIu64 "},\"errors\":[",
             cpu->utime_us, cpu->stime_us, cpu->cpu_ns, cpu->wall_ns, cpu->threads, cpu->cpus, r->cpu_ns);
