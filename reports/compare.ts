@@ -1,0 +1,301 @@
+/* The comparison model behind `muxbench compare`: two runs cell by cell, or
+ * two strategies within runs, metric by metric, with the statistics of
+ * harness/comparison.ts. Pure: no I/O, no formatting beyond the one-line
+ * summary (reports/markdown.ts renders the rest). */
+import { compare, median, type Comparison } from '../harness/comparison.js';
+import { UsageError } from '../harness/errors.js';
+import type { CellResult, ResultsFile } from '../harness/results.js';
+import { mergeEncoded, type LatencyUs } from '../harness/stats.js';
+
+export interface MetricDef {
+  /* Dotted path in a repetition's metrics. */
+  path: string;
+  /* Short name for tables and the summary line. */
+  name: string;
+  higherIsBetter: boolean;
+}
+
+/* The metrics compared, in display order. Costs per operation rather than
+ * totals, so runs of different lengths stay comparable. */
+export const COMPARED_METRICS: readonly MetricDef[] = [
+  { path: 'throughput.ops_per_s', name: 'ops/s', higherIsBetter: true },
+  { path: 'throughput.payload_bytes_per_s', name: 'payload/s', higherIsBetter: true },
+  { path: 'server.cpu_us_per_op', name: 'server CPU/op', higherIsBetter: false },
+  { path: 'latency_us.p50', name: 'p50', higherIsBetter: false },
+  { path: 'latency_us.p99', name: 'p99', higherIsBetter: false },
+  { path: 'server.syscalls_per_op', name: 'syscalls/op', higherIsBetter: false },
+  { path: 'server.rss_kb_per_connection', name: 'RSS/conn', higherIsBetter: false },
+  { path: 'server.wakeups_per_op', name: 'wakeups/op', higherIsBetter: false },
+];
+
+export interface MetricRow {
+  metric: MetricDef;
+  /* Per-repetition values of the ok repetitions. */
+  base: number[];
+  head: number[];
+  base_median: number;
+  head_median: number;
+  comparison: Comparison;
+  /* The change in the bad direction, in percent: positive = worse (a fall
+   * of ops/s, a rise of a latency or cost); null without a ratio. */
+  regression_percent: number | null;
+}
+
+export interface CellComparison {
+  /* What the two cells share: the id in run mode; scenario/transport[/label]
+   * in strategy mode (the strategies differ by design). */
+  key: string;
+  base_id: string;
+  head_id: string;
+  scenario: string;
+  transport: string;
+  label: string;
+  /* Why some numbers may be missing or not like for like (a failed side,
+   * a different load generator setup). */
+  notes: string[];
+  rows: MetricRow[];
+  /* All ok repetitions' latency histograms merged, per side (µs). */
+  latency: { base: LatencyUs | null; head: LatencyUs | null };
+}
+
+export interface Regression {
+  key: string;
+  row: MetricRow;
+}
+
+export interface ComparisonModel {
+  mode: 'runs' | 'strategies';
+  /* "base"/"head" in run mode, the strategy names in strategy mode. */
+  base_name: string;
+  head_name: string;
+  base_run: string;
+  head_run: string;
+  alpha: number;
+  cells: CellComparison[];
+  /* Keys of the cells found on one side only. */
+  only_base: string[];
+  only_head: string[];
+  summary: {
+    better: number;
+    worse: number;
+    unchanged: number;
+    not_enough_samples: number;
+    cells: number;
+    largest_regression: Regression | null;
+    text: string;
+  };
+}
+
+export interface CompareRunsOptions {
+  baseStrategy?: string;
+  headStrategy?: string;
+  /* Significance level; default 0.05 (the CI is then 95%). */
+  alpha?: number;
+}
+
+/* The values of one metric over a cell's ok repetitions; absent metrics
+ * (latency of a bulk cell, syscalls under --no-counters) give none. */
+export function metricValues(cell: CellResult, path: string): number[] {
+  const out: number[] = [];
+  for (const rep of cell.repetitions) {
+    if (rep.status !== 'ok' || !rep.metrics) continue;
+    let v: unknown = rep.metrics;
+    for (const part of path.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+    if (typeof v === 'number' && Number.isFinite(v)) out.push(v);
+  }
+  return out;
+}
+
+const labelSuffix = (c: CellResult) => (c.label ? `/${c.label.replace(/ /g, ',')}` : '');
+const pointKey = (c: CellResult) => `${c.scenario}/${c.transport}${labelSuffix(c)}`;
+
+function byKey(cells: CellResult[], key: (c: CellResult) => string): Map<string, CellResult> {
+  const m = new Map<string, CellResult>();
+  for (const c of cells) m.set(key(c), c);
+  return m;
+}
+
+function strategiesOf(r: ResultsFile): string[] {
+  return [...new Set(r.cells.map((c) => c.strategy))];
+}
+
+/* Different workloads make every number differ for a reason that is not
+ * the change under test, so they are refused rather than compared. */
+function paramsDifference(a: CellResult, b: CellResult): string | null {
+  const keys = [...new Set([...Object.keys(a.params), ...Object.keys(b.params)])].sort();
+  const diffs = keys.filter((k) => a.params[k] !== b.params[k]).map((k) => `${k} ${a.params[k] ?? 'absent'} vs ${b.params[k] ?? 'absent'}`);
+  return diffs.length ? diffs.join(', ') : null;
+}
+
+/* Differences that are allowed (they may be what is being compared) but
+ * that a reader must see next to the numbers. */
+function setupNotes(a: CellResult, b: CellResult): string[] {
+  const notes: string[] = [];
+  for (const [side, c] of [['base', a], ['head', b]] as const) {
+    const ok = c.repetitions.filter((r) => r.status === 'ok').length;
+    if (c.status !== 'ok') notes.push(`${side} cell ${c.status}${ok ? ` (${ok} ok ${ok === 1 ? 'repetition' : 'repetitions'})` : ''}`);
+    if (c.client_bound) notes.push(`${side} client-bound`);
+  }
+  if (a.server_params.handoff !== b.server_params.handoff) notes.push(`handoff ${a.server_params.handoff} vs ${b.server_params.handoff}`);
+  if (a.server_params.counters !== b.server_params.counters) notes.push(`counters ${a.server_params.counters ? 'on' : 'off'} vs ${b.server_params.counters ? 'on' : 'off'}`);
+  if (a.client_params.threads !== b.client_params.threads) notes.push(`loadgen threads ${a.client_params.threads} vs ${b.client_params.threads}`);
+  if (a.client_params.wait !== b.client_params.wait) notes.push(`loadgen wait ${a.client_params.wait} vs ${b.client_params.wait}`);
+  return notes;
+}
+
+function mergedLatency(c: CellResult): LatencyUs | null {
+  const ok = c.repetitions.filter((r) => r.status === 'ok');
+  if (ok.some((r) => r.latency_hdr)) return mergeEncoded(ok.map((r) => r.latency_hdr));
+  // Files trimmed of their histograms still carry the merged percentiles.
+  return c.latency_merged_us ?? null;
+}
+
+function compareCell(key: string, a: CellResult, b: CellResult, alpha: number): CellComparison {
+  const rows: MetricRow[] = [];
+  for (const metric of COMPARED_METRICS) {
+    const base = metricValues(a, metric.path);
+    const head = metricValues(b, metric.path);
+    if (!base.length || !head.length) continue;
+    // Zero on both sides (p50 of a bulk transfer's piece gaps, wakeups of a
+    // completion loop) has no ratio and nothing to compare.
+    if (base.every((v) => v === 0) && head.every((v) => v === 0)) continue;
+    const comparison = compare(base, head, { higherIsBetter: metric.higherIsBetter, alpha });
+    const cp = comparison.change_percent;
+    rows.push({
+      metric,
+      base,
+      head,
+      base_median: median(base),
+      head_median: median(head),
+      comparison,
+      regression_percent: cp === null || Number.isNaN(cp) ? null : metric.higherIsBetter ? -cp : cp,
+    });
+  }
+  return {
+    key,
+    base_id: a.id,
+    head_id: b.id,
+    scenario: a.scenario,
+    transport: a.transport,
+    label: a.label,
+    notes: setupNotes(a, b),
+    rows,
+    latency: { base: mergedLatency(a), head: mergedLatency(b) },
+  };
+}
+
+const list = (xs: string[], max = 6) => (xs.length > max ? `${xs.slice(0, max).join(', ')}, … (${xs.length} in all)` : xs.join(', ')) || 'none';
+
+export function compareRuns(base: ResultsFile, head: ResultsFile, opts: CompareRunsOptions = {}): ComparisonModel {
+  const alpha = opts.alpha ?? 0.05;
+  if (!(alpha > 0 && alpha < 1)) throw new UsageError(`alpha must be between 0 and 1, got ${alpha}`);
+  if (base.schema !== head.schema || base.version !== head.version) {
+    throw new UsageError(`the two results files have different format versions (base ${base.schema} v${base.version}, head ${head.schema} v${head.version}); rerun one of them with this muxbench`);
+  }
+  const strategyMode = opts.baseStrategy !== undefined || opts.headStrategy !== undefined;
+  // One strategy named: compare that strategy in both files.
+  const baseStrategy = opts.baseStrategy ?? opts.headStrategy;
+  const headStrategy = opts.headStrategy ?? opts.baseStrategy;
+  let baseCells = base.cells;
+  let headCells = head.cells;
+  let key = (c: CellResult) => c.id;
+  if (strategyMode) {
+    for (const [side, name, file, given] of [['base', baseStrategy!, base, opts.baseStrategy], ['head', headStrategy!, head, opts.headStrategy]] as const) {
+      if (!strategiesOf(file).includes(name)) {
+        // Name the flag the user typed, even when it stood in for the other side.
+        const flag = given !== undefined ? side : side === 'base' ? 'head' : 'base';
+        throw new UsageError(`--${flag}-strategy ${name}: not in the ${side} results (${file.run_id}); it has: ${list(strategiesOf(file))}`);
+      }
+    }
+    if (base === head && baseStrategy === headStrategy) {
+      throw new UsageError(`--base-strategy and --head-strategy are both ${baseStrategy} in one results file: nothing to compare`);
+    }
+    baseCells = base.cells.filter((c) => c.strategy === baseStrategy);
+    headCells = head.cells.filter((c) => c.strategy === headStrategy);
+    key = pointKey;
+  }
+
+  const a = byKey(baseCells, key);
+  const b = byKey(headCells, key);
+  const common = [...a.keys()].filter((k) => b.has(k));
+  if (!common.length) {
+    const what = (cs: CellResult[]) => list([...new Set(cs.map(strategyMode ? pointKey : (c) => c.id))]);
+    throw new UsageError(`no cell in common between base and head: base has ${what(baseCells)}; head has ${what(headCells)}`);
+  }
+  const mismatched = common.map((k) => [k, paramsDifference(a.get(k)!, b.get(k)!)] as const).filter(([, d]) => d);
+  if (mismatched.length) {
+    const [k, d] = mismatched[0];
+    const more = mismatched.length > 1 ? ` (and ${mismatched.length - 1} more cells)` : '';
+    throw new UsageError(`${k} was measured with different workload parameters: ${d}${more}; compare runs made with the same options`);
+  }
+
+  const cells = common.map((k) => compareCell(k, a.get(k)!, b.get(k)!, alpha));
+  const model: ComparisonModel = {
+    mode: strategyMode ? 'strategies' : 'runs',
+    base_name: strategyMode ? baseStrategy! : 'base',
+    head_name: strategyMode ? headStrategy! : 'head',
+    base_run: base.run_id,
+    head_run: head.run_id,
+    alpha,
+    cells,
+    only_base: [...a.keys()].filter((k) => !b.has(k)),
+    only_head: [...b.keys()].filter((k) => !a.has(k)),
+    summary: { better: 0, worse: 0, unchanged: 0, not_enough_samples: 0, cells: cells.length, largest_regression: null, text: '' },
+  };
+  summarise(model);
+  return model;
+}
+
+/* Significant regressions larger than pct percent, largest first (for
+ * --fail-on-regression). */
+export function regressionsOver(model: ComparisonModel, pct: number): Regression[] {
+  const out: Regression[] = [];
+  for (const cell of model.cells) {
+    for (const row of cell.rows) {
+      if (row.comparison.verdict === 'worse' && row.regression_percent !== null && row.regression_percent > pct) out.push({ key: cell.key, row });
+    }
+  }
+  return out.sort((x, y) => y.row.regression_percent! - x.row.regression_percent!);
+}
+
+/* One decimal, or two significant digits below 0.1% so a tiny significant
+ * change does not read "+0.0%". A base median of 0 has no finite ratio: say
+ * what happened instead. */
+function signed(pct: number): string {
+  if (!Number.isFinite(pct)) return 'up from 0';
+  const abs = Math.abs(pct);
+  return `${pct >= 0 ? '+' : '-'}${abs >= 0.1 || abs === 0 ? abs.toFixed(1) : abs.toPrecision(2)}%`;
+}
+const ratioText = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '∞');
+
+/* "+12.4% [CI 1.08–1.17]": the change of the median and the interval of the
+ * ratio head/base. A narrow interval gets more digits, so a significant
+ * +0.2% does not show as "[CI 1.00–1.00]". */
+export function changeText(c: Comparison): string {
+  if (c.change_percent === null || Number.isNaN(c.change_percent)) return 'n/a';
+  if (!c.ci || c.ci.some(Number.isNaN)) return signed(c.change_percent);
+  const [lo, hi] = c.ci;
+  let digits = 2;
+  while (digits < 4 && lo !== hi && ratioText(lo, digits) === ratioText(hi, digits)) digits++;
+  return `${signed(c.change_percent)} [CI ${ratioText(lo, digits)}–${ratioText(hi, digits)}]`;
+}
+
+function summarise(model: ComparisonModel): void {
+  const s = model.summary;
+  for (const cell of model.cells) {
+    for (const row of cell.rows) {
+      const v = row.comparison.verdict;
+      if (v === 'better') s.better++;
+      else if (v === 'worse') s.worse++;
+      else if (v === 'no significant change') s.unchanged++;
+      else s.not_enough_samples++;
+    }
+  }
+  s.largest_regression = regressionsOver(model, -Infinity)[0] ?? null;
+  const lr = s.largest_regression;
+  const worst = lr ? ` (${lr.key} ${lr.row.metric.name} ${changeText(lr.row.comparison)})` : '';
+  const parts = [`${s.better} better`, `${s.worse} worse${worst}`, `${s.unchanged} unchanged`];
+  if (s.not_enough_samples) parts.push(`${s.not_enough_samples} with too few repetitions`);
+  const oneSided = [model.only_base.length ? `${model.only_base.length} only in ${model.base_name}` : '', model.only_head.length ? `${model.only_head.length} only in ${model.head_name}` : ''].filter(Boolean);
+  s.text = `${model.head_name} vs ${model.base_name}: ${parts.join(', ')}; ${s.cells} ${s.cells === 1 ? 'cell' : 'cells'} compared${oneSided.length ? ` (${oneSided.join(', ')})` : ''}`;
+}
