@@ -3,6 +3,7 @@
  *
  *   muxbench run     run the benchmark matrix and write results/<run-id>/results.json
  *   muxbench summary print the summary table of a results.json (validated)
+ *   muxbench compare compare two runs (or two strategies) with confidence intervals
  *   muxbench list    show the strategies and scenarios found in the repository
  *   muxbench serve   run one strategy's server for curl, wrk, ab or the load generator
  *
@@ -13,12 +14,14 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { loadCatalog, findExecutable, TRANSPORTS, Catalog } from './catalog.js';
-import { errorMessage, EXIT_USAGE, UsageError } from './errors.js';
+import { errorMessage, EXIT_CELL_FAILED, EXIT_USAGE, UsageError } from './errors.js';
 import { LOADGEN_COMMAND, NOT_BUILT_HINT, repoRoot } from './paths.js';
 import { checkNames, LOADGEN_WAITS, LoadgenWait, planCells, splitList } from './plan.js';
 import { decidePinning, endAllProcesses, formatCpus, parseCpus, Pinning } from './process.js';
 import { runMatrix, summaryTable } from './run.js';
 import { readResults } from './results.js';
+import { appendStepSummary, writeCompareOutputs } from './outputs.js';
+import { changeText, compareRuns, regressionsOver } from '../reports/compare.js';
 import { serve } from './serve.js';
 import { renderTable } from './table.js';
 import { ensureFdLimit } from './fdlimit.js';
@@ -94,6 +97,40 @@ function listCommand(catalog: Catalog, json: boolean): number {
   ];
   process.stdout.write(out.join('\n') + '\n');
   return 0;
+}
+
+interface CompareArgs {
+  base: string;
+  head: string;
+  baseStrategy?: string;
+  headStrategy?: string;
+  failOnRegression?: number;
+  out?: string;
+}
+
+/* Relative to the current folder when inside it, else absolute. */
+function shownPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') ? rel : file;
+}
+
+function compareCommand(argv: CompareArgs): number {
+  const base = readResults(path.resolve(argv.base));
+  const head = readResults(path.resolve(argv.head));
+  const model = compareRuns(base, head, { baseStrategy: argv.baseStrategy, headStrategy: argv.headStrategy });
+  const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const dir = argv.out ? path.resolve(argv.out) : path.join(root, 'results', `compare-${stamp}`);
+  const { markdown, files } = writeCompareOutputs(model, dir);
+  const log = (line: string) => process.stdout.write(line + '\n');
+  log(model.summary.text);
+  for (const f of files) log(`wrote ${shownPath(f)}`);
+  appendStepSummary(markdown, log);
+  if (argv.failOnRegression === undefined) return 0;
+  const over = regressionsOver(model, argv.failOnRegression);
+  if (!over.length) return 0;
+  log(`\nregressions over ${argv.failOnRegression}% (--fail-on-regression):`);
+  for (const r of over) log(`  ${r.key} ${r.row.metric.name}: ${changeText(r.row.comparison)}`);
+  return EXIT_CELL_FAILED;
 }
 
 function summaryCommand(file: string): number {
@@ -320,6 +357,42 @@ const cli = yargs(hideBin(process.argv))
     (argv) => guarded(async () => summaryCommand(argv.results === undefined ? path.join(root, 'results', 'latest') : path.resolve(argv.results))),
   )
   .command(
+    'compare <base> <head>',
+    'Compare two runs (or two strategies of one run): per cell and metric the change, its 95% confidence interval and a verdict; writes compare.md for a pull request',
+    (y) =>
+      y
+        .positional('base', { type: 'string', demandOption: true, describe: 'Base results.json or run folder (e.g. main)' })
+        .positional('head', { type: 'string', demandOption: true, describe: 'Head results.json or run folder (e.g. the PR branch); may be the same as base with the strategy options' })
+        .option('base-strategy', { type: 'string', describe: 'Compare strategies instead of runs: this one is the base' })
+        .option('head-strategy', { type: 'string', describe: '... and this one the head (cells matched by scenario, transport and sweep point)' })
+        .option('fail-on-regression', {
+          type: 'string',
+          describe: 'Exit 1 when a significant regression is larger than PCT percent',
+          coerce: (v: unknown) => {
+            if (v === undefined) return undefined;
+            const n = Number(String(v).replace(/%$/, ''));
+            if (!Number.isFinite(n) || n < 0) throw new UsageError(`--fail-on-regression: "${String(v)}" is not a percentage (e.g. 5 or 5%)`);
+            return n;
+          },
+        })
+        .option('out', { type: 'string', describe: 'Output folder for compare.md (default results/compare-<time>)' })
+        .epilog(
+          [
+            'A change is significant when the bootstrap 95% interval of the ratio of medians excludes 1 and Welch\'s t-test gives p < 0.05.',
+            'With GITHUB_STEP_SUMMARY set, compare.md is appended to the job summary.',
+            '',
+            'Examples:',
+            '  muxbench compare results/main results/pr --fail-on-regression 5',
+            '      two runs; exit 1 when a significant regression exceeds 5%',
+            '  muxbench compare results/latest results/latest --base-strategy epoll --head-strategy io_uring',
+            '      two strategies of one run',
+            '',
+            'Exit status: 0 compared, 1 a regression over --fail-on-regression, 2 unreadable or incompatible inputs.',
+          ].join('\n'),
+        ),
+    (argv) => guarded(async () => compareCommand(argv as unknown as CompareArgs)),
+  )
+  .command(
     'list',
     'List the strategies (and whether they are built) and the scenarios',
     (y) => y.option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' }),
@@ -361,7 +434,7 @@ const cli = yargs(hideBin(process.argv))
         });
       }),
   )
-  .demandCommand(1, 'Choose a command: run, summary, list or serve')
+  .demandCommand(1, 'Choose a command: run, summary, compare, list or serve')
   .strict()
   .recommendCommands()
   .alias('h', 'help')

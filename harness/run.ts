@@ -15,6 +15,8 @@ import { renderTable } from './table.js';
 import { formatCount, formatMiBps, formatMicros, formatSeconds } from './units.js';
 import { loadgenArgv, serverArgv } from './cell.js';
 import { EXIT_CELL_FAILED, EXIT_INTERRUPTED, EXIT_OK } from './errors.js';
+import { appendStepSummary, writeRunExports } from './outputs.js';
+import { summaryMarkdown } from '../reports/exports.js';
 
 export interface RunRequest {
   root: string;
@@ -208,6 +210,13 @@ export async function runMatrix(req: RunRequest): Promise<number> {
   results.status = stop.signal ? 'interrupted' : 'finished';
   results.finished = new Date().toISOString();
   save();
+  // The summary as CSV and Markdown next to results.json (and on the CI job's page).
+  try {
+    writeRunExports(results, runDir);
+    appendStepSummary(summaryMarkdown(results), log);
+  } catch (err) {
+    log(`note: could not write the summary exports: ${(err as Error).message}`);
+  }
 
   const done = results.cells.filter((c) => c.status !== 'pending');
   if (done.length) log('\n' + summaryTable(done));

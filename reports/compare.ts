@@ -252,7 +252,10 @@ export function regressionsOver(model: ComparisonModel, pct: number): Regression
   const out: Regression[] = [];
   for (const cell of model.cells) {
     for (const row of cell.rows) {
-      if (row.comparison.verdict === 'worse' && row.regression_percent !== null && row.regression_percent > pct) out.push({ key: cell.key, row });
+      // A rise from a median of 0 has no percentage (e.g. a bulk cell's p50
+      // gap between pieces, usually 0): shown in the table, never gated on.
+      const p = row.regression_percent;
+      if (row.comparison.verdict === 'worse' && p !== null && Number.isFinite(p) && p > pct) out.push({ key: cell.key, row });
     }
   }
   return out.sort((x, y) => y.row.regression_percent! - x.row.regression_percent!);

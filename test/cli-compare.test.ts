@@ -1,0 +1,79 @@
+/* `muxbench compare` and the run's summary exports through the CLI: the
+ * files written, the exit codes CI gates on, and the job summary. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { CLI, REPO, fakeRepo, tempRoot } from './harness-fixture.js';
+
+const FIXTURES = path.join(REPO, 'test', 'fixtures', 'compare');
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/* The head fixture with every repetition's server CPU per op scaled. */
+function scaledHead(factor: number): string {
+  const data = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'head.json'), 'utf8'));
+  for (const c of data.cells) for (const r of c.repetitions) if (r.metrics) r.metrics.server.cpu_us_per_op *= factor;
+  const file = path.join(tempRoot(), 'head.json');
+  fs.writeFileSync(file, JSON.stringify(data));
+  return file;
+}
+
+test('compare writes compare.md (the golden text), prints the summary line, appends to the job summary', () => {
+  const out = path.join(tempRoot(), 'cmp');
+  const summary = path.join(tempRoot(), 'step-summary.md');
+  fs.writeFileSync(summary, '# earlier step\n');
+  const r = cli(['compare', path.join(FIXTURES, 'base.json'), path.join(FIXTURES, 'head.json'), '--out', out], { GITHUB_STEP_SUMMARY: summary });
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^head vs base: \d+ better, \d+ worse/);
+  const md = fs.readFileSync(path.join(out, 'compare.md'), 'utf8');
+  assert.equal(md, fs.readFileSync(path.join(FIXTURES, 'compare.md'), 'utf8'));
+  assert.equal(fs.readFileSync(summary, 'utf8'), '# earlier step\n' + md);
+});
+
+test('--fail-on-regression: exit 1 only for a significant regression over the threshold', () => {
+  const head = scaledHead(1.5);
+  const out = path.join(tempRoot(), 'cmp');
+  const tripped = cli(['compare', path.join(FIXTURES, 'base.json'), head, '--out', out, '--fail-on-regression', '20']);
+  assert.equal(tripped.code, 1, tripped.out + tripped.err);
+  assert.match(tripped.out, /regressions over 20% \(--fail-on-regression\):\n {2}\S+ server CPU\/op: \+[4-5]\d\.\d%/);
+  const under = cli(['compare', path.join(FIXTURES, 'base.json'), head, '--out', out, '--fail-on-regression', '60%']);
+  assert.equal(under.code, 0, under.out + under.err);
+  assert.equal(cli(['compare', path.join(FIXTURES, 'base.json'), head, '--fail-on-regression', 'lots']).code, 2);
+});
+
+test('incompatible or unreadable inputs exit 2 with the reason', () => {
+  const other = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'base.json'), 'utf8'));
+  other.cells = other.cells.map((c: { scenario: string; id: string }) => ({ ...c, scenario: 'peer-block', id: c.id.replace(/\/(peer-ping|http-rpc)\//, '/peer-block/') }));
+  const file = path.join(tempRoot(), 'other.json');
+  fs.writeFileSync(file, JSON.stringify(other));
+  const r = cli(['compare', path.join(FIXTURES, 'base.json'), file, '--out', tempRoot()]);
+  assert.equal(r.code, 2, r.out + r.err);
+  assert.match(r.err, /no cell in common/i);
+  const missing = cli(['compare', path.join(FIXTURES, 'base.json'), path.join(FIXTURES, 'base.json'), '--base-strategy', 'kqueue', '--head-strategy', 'epoll']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /kqueue/);
+  assert.equal(cli(['compare', path.join(FIXTURES, 'base.json'), path.join(tempRoot(), 'none.json')]).code, 2);
+});
+
+test('a run leaves summary.csv and summary.md next to results.json and appends the summary to the job summary', () => {
+  const root = fakeRepo();
+  const summary = path.join(tempRoot(), 'step-summary.md');
+  const r = spawnSync(process.execPath, [CLI, 'run', '--quick', '--strategies', 'fake', '--transports', 'unix'], {
+    env: { ...process.env, MUXBENCH_ROOT: root, GITHUB_STEP_SUMMARY: summary },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const dir = fs.realpathSync(path.join(root, 'results', 'latest'));
+  const csv = fs.readFileSync(path.join(dir, 'summary.csv'), 'utf8').split('\r\n');
+  assert.match(csv[0], /^id,scenario,transport,strategy,/);
+  assert.match(csv[1], /^fake\/echo\/unix,echo,unix,fake,/);
+  const md = fs.readFileSync(path.join(dir, 'summary.md'), 'utf8');
+  assert.match(md, /\| *echo *\| *unix *\| *fake *\|/);
+  assert.equal(fs.readFileSync(summary, 'utf8').trim(), md.trim());
+});
