@@ -8,9 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Native build: compiler, libraries, llhttp's C sources (node-llhttp).
-# Tools: linux-perf (profiles), strace (syscall count checks), util-linux (taskset).
+# Tools: linux-perf (profiles), strace (syscall count checks), util-linux (taskset),
+# chromium (test/report-browser.test.ts opens report.html in it via playwright-core).
 PACKAGES=(build-essential pkg-config liburing-dev libuv1-dev libevent-dev libssl-dev
-          libxxhash-dev node-llhttp linux-perf strace util-linux)
+          libxxhash-dev node-llhttp linux-perf strace util-linux chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
