@@ -3,6 +3,7 @@
  *
  *   muxbench run     run the benchmark matrix and write results/<run-id>/results.json
  *   muxbench summary print the summary table of a results.json (validated)
+ *   muxbench report  write report.html, summary.csv and summary.md of a run
  *   muxbench compare compare two runs (or two strategies) with confidence intervals
  *   muxbench list    show the strategies and scenarios found in the repository
  *   muxbench serve   run one strategy's server for curl, wrk, ab or the load generator
@@ -20,7 +21,7 @@ import { checkNames, LOADGEN_WAITS, LoadgenWait, planCells, splitList } from './
 import { decidePinning, endAllProcesses, formatCpus, parseCpus, Pinning } from './process.js';
 import { runMatrix, summaryTable } from './run.js';
 import { readResults } from './results.js';
-import { appendStepSummary, writeCompareOutputs } from './outputs.js';
+import { appendStepSummary, writeCompareOutputs, writeRunReports } from './outputs.js';
 import { changeText, compareRuns, regressionsOver } from '../reports/compare.js';
 import { serve } from './serve.js';
 import { renderTable } from './table.js';
@@ -96,6 +97,14 @@ function listCommand(catalog: Catalog, json: boolean): number {
     ...catalog.scenarios.map((s) => `${s.name}: ${s.summary}${Object.keys(s.quick).length ? ` (--quick: ${describeParams(s.quick)})` : ''}`),
   ];
   process.stdout.write(out.join('\n') + '\n');
+  return 0;
+}
+
+function reportCommand(file: string, out: string | undefined): number {
+  const results = readResults(file);
+  const from = fs.statSync(file).isDirectory() ? file : path.dirname(file);
+  const files = writeRunReports(results, out ? path.resolve(out) : from);
+  for (const f of files) process.stdout.write(`wrote ${shownPath(f)}\n`);
   return 0;
 }
 
@@ -357,6 +366,24 @@ const cli = yargs(hideBin(process.argv))
     (argv) => guarded(async () => summaryCommand(argv.results === undefined ? path.join(root, 'results', 'latest') : path.resolve(argv.results))),
   )
   .command(
+    'report [results]',
+    'Write report.html (self-contained: charts, tables, headline verdicts), summary.csv and summary.md for a run',
+    (y) =>
+      y
+        .positional('results', { type: 'string', describe: 'A results.json, or a run folder holding one (default: the latest run under results/)' })
+        .option('out', { type: 'string', describe: 'Output folder (default: the run folder)' })
+        .epilog(
+          [
+            '`muxbench run` writes these itself at the end of a run; this rewrites them, e.g. for an interrupted or older run.',
+            '',
+            'Examples:',
+            '  muxbench report',
+            '  muxbench report results/2026-11-25T12-41-03Z-1a2b --out /tmp/report',
+          ].join('\n'),
+        ),
+    (argv) => guarded(async () => reportCommand(argv.results === undefined ? path.join(root, 'results', 'latest') : path.resolve(argv.results), argv.out)),
+  )
+  .command(
     'compare <base> <head>',
     'Compare two runs (or two strategies of one run): per cell and metric the change, its 95% confidence interval and a verdict; writes compare.md for a pull request',
     (y) =>
@@ -434,7 +461,7 @@ const cli = yargs(hideBin(process.argv))
         });
       }),
   )
-  .demandCommand(1, 'Choose a command: run, summary, compare, list or serve')
+  .demandCommand(1, 'Choose a command: run, report, summary, compare, list or serve')
   .strict()
   .recommendCommands()
   .alias('h', 'help')

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { ResultsFile } from './results.js';
 import { summaryCsv, summaryMarkdown } from '../reports/exports.js';
 import { compareMarkdown } from '../reports/markdown.js';
+import { renderReport } from '../reports/html.js';
 import type { ComparisonModel } from '../reports/compare.js';
 
 export function writeTextAtomic(file: string, text: string): void {
@@ -28,13 +29,19 @@ export function appendStepSummary(markdown: string, note: (line: string) => void
   }
 }
 
-/* summary.csv and summary.md in the run folder; returns their paths. */
-export function writeRunExports(results: ResultsFile, dir: string): string[] {
-  const csv = path.join(dir, 'summary.csv');
-  const md = path.join(dir, 'summary.md');
-  writeTextAtomic(csv, summaryCsv(results));
-  writeTextAtomic(md, summaryMarkdown(results));
-  return [csv, md];
+/* report.html, summary.csv and summary.md in `dir`; returns their paths. */
+export function writeRunReports(results: ResultsFile, dir: string): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  const files: [string, () => string][] = [
+    ['report.html', () => renderReport(results)],
+    ['summary.csv', () => summaryCsv(results)],
+    ['summary.md', () => summaryMarkdown(results)],
+  ];
+  return files.map(([name, render]) => {
+    const file = path.join(dir, name);
+    writeTextAtomic(file, render());
+    return file;
+  });
 }
 
 /* compare.md in `dir` (created); returns its path. */

@@ -15,7 +15,7 @@ import { renderTable } from './table.js';
 import { formatCount, formatMiBps, formatMicros, formatSeconds } from './units.js';
 import { loadgenArgv, serverArgv } from './cell.js';
 import { EXIT_CELL_FAILED, EXIT_INTERRUPTED, EXIT_OK } from './errors.js';
-import { appendStepSummary, writeRunExports } from './outputs.js';
+import { appendStepSummary, writeRunReports } from './outputs.js';
 import { summaryMarkdown } from '../reports/exports.js';
 
 export interface RunRequest {
@@ -210,12 +210,15 @@ export async function runMatrix(req: RunRequest): Promise<number> {
   results.status = stop.signal ? 'interrupted' : 'finished';
   results.finished = new Date().toISOString();
   save();
-  // The summary as CSV and Markdown next to results.json (and on the CI job's page).
+  // report.html and the summary as CSV and Markdown next to results.json
+  // (also after an interruption: they show what was measured), and the
+  // summary on the CI job's page.
+  let reports: string[] = [];
   try {
-    writeRunExports(results, runDir);
+    reports = writeRunReports(results, runDir);
     appendStepSummary(summaryMarkdown(results), log);
   } catch (err) {
-    log(`note: could not write the summary exports: ${(err as Error).message}`);
+    log(`note: could not write the report: ${(err as Error).message} (muxbench report ${resultsFile} retries)`);
   }
 
   const done = results.cells.filter((c) => c.status !== 'pending');
@@ -226,6 +229,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
   for (const c of failures) log(`\nFAILED ${c.id}: ${c.error}`);
   if (done.some((c) => c.client_bound)) log(`\nclient-bound: the load generator was ≥ ${CLIENT_BOUND_PERCENT}% busy (median; of the CPUs its threads could use); the server may be faster than measured (when the server is near 100% too, both sides are saturated). More load generator threads (--loadgen-threads, with CPUs in --cpus) can lift it.`);
   log(`\nresults: ${resultsFile}`);
+  if (reports.length) log(`report:  ${reports[0]}`);
   if (stop.signal) return EXIT_INTERRUPTED;
   return failures.length ? EXIT_CELL_FAILED : EXIT_OK;
 }

@@ -1,5 +1,5 @@
-/* `muxbench compare` and the run's summary exports through the CLI: the
- * files written, the exit codes CI gates on, and the job summary. */
+/* `muxbench compare`, `muxbench report` and a run's report files through
+ * the CLI: the files written, the exit codes CI gates on, the job summary. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -60,7 +60,7 @@ test('incompatible or unreadable inputs exit 2 with the reason', () => {
   assert.equal(cli(['compare', path.join(FIXTURES, 'base.json'), path.join(tempRoot(), 'none.json')]).code, 2);
 });
 
-test('a run leaves summary.csv and summary.md next to results.json and appends the summary to the job summary', () => {
+test('a run leaves report.html, summary.csv and summary.md next to results.json and appends the summary to the job summary', () => {
   const root = fakeRepo();
   const summary = path.join(tempRoot(), 'step-summary.md');
   const r = spawnSync(process.execPath, [CLI, 'run', '--quick', '--strategies', 'fake', '--transports', 'unix'], {
@@ -70,10 +70,27 @@ test('a run leaves summary.csv and summary.md next to results.json and appends t
   });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   const dir = fs.realpathSync(path.join(root, 'results', 'latest'));
+  assert.match(r.stdout, /report: +\S+report\.html/);
+  assert.match(fs.readFileSync(path.join(dir, 'report.html'), 'utf8'), /^<!DOCTYPE html>/i);
   const csv = fs.readFileSync(path.join(dir, 'summary.csv'), 'utf8').split('\r\n');
   assert.match(csv[0], /^id,scenario,transport,strategy,/);
   assert.match(csv[1], /^fake\/echo\/unix,echo,unix,fake,/);
   const md = fs.readFileSync(path.join(dir, 'summary.md'), 'utf8');
   assert.match(md, /\| *echo *\| *unix *\| *fake *\|/);
   assert.equal(fs.readFileSync(summary, 'utf8').trim(), md.trim());
+});
+
+test('muxbench report rewrites a run\'s report files, into the run folder or --out; an invalid file exits 2', () => {
+  const dir = tempRoot();
+  fs.copyFileSync(path.join(FIXTURES, 'base.json'), path.join(dir, 'results.json'));
+  const r = cli(['report', dir]);
+  assert.equal(r.code, 0, r.err);
+  for (const f of ['report.html', 'summary.csv', 'summary.md']) assert.ok(fs.existsSync(path.join(dir, f)), f);
+  const out = path.join(tempRoot(), 'elsewhere');
+  assert.equal(cli(['report', path.join(dir, 'results.json'), '--out', out]).code, 0);
+  assert.ok(fs.existsSync(path.join(out, 'report.html')));
+  fs.writeFileSync(path.join(dir, 'results.json'), '{"schema":"muxbench-results"');
+  const bad = cli(['report', dir]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /not valid JSON/);
 });
