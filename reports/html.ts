@@ -46,6 +46,9 @@ pre { background: #f6f6f6; padding: .6rem; white-space: pre-wrap; word-break: br
 .note, .none { color: #555; }
 `;
 
+/* The page style, shared with compare.html (reports/compare-html.ts). */
+export const REPORT_CSS = CSS;
+
 function renderTable(t: Table): Html {
   if (!t.rows.length) return html`<p class="none">None.</p>`;
   return html`<table><thead><tr>${t.columns.map((c) => html`<th>${c.header}</th>`)}</tr></thead><tbody>${t.rows.map(
