@@ -385,7 +385,7 @@ const cli = yargs(hideBin(process.argv))
   )
   .command(
     'compare <base> <head>',
-    'Compare two runs (or two strategies of one run): per cell and metric the change, its 95% confidence interval and a verdict; writes compare.md for a pull request',
+    'Compare two runs (or two strategies of one run): per cell and metric the change, its 95% confidence interval and a verdict; writes compare.md for a pull request and compare.html',
     (y) =>
       y
         .positional('base', { type: 'string', demandOption: true, describe: 'Base results.json or run folder (e.g. main)' })
@@ -402,7 +402,7 @@ const cli = yargs(hideBin(process.argv))
             return n;
           },
         })
-        .option('out', { type: 'string', describe: 'Output folder for compare.md (default results/compare-<time>)' })
+        .option('out', { type: 'string', describe: 'Output folder for compare.md and compare.html (default results/compare-<time>)' })
         .epilog(
           [
             'A change is significant when the bootstrap 95% interval of the ratio of medians excludes 1 and Welch\'s t-test gives p < 0.05.',

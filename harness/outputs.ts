@@ -8,6 +8,7 @@ import type { ResultsFile } from './results.js';
 import { summaryCsv, summaryMarkdown } from '../reports/exports.js';
 import { compareMarkdown } from '../reports/markdown.js';
 import { renderReport } from '../reports/html.js';
+import { renderCompare } from '../reports/compare-html.js';
 import type { ComparisonModel } from '../reports/compare.js';
 
 export function writeTextAtomic(file: string, text: string): void {
@@ -44,11 +45,13 @@ export function writeRunReports(results: ResultsFile, dir: string): string[] {
   });
 }
 
-/* compare.md in `dir` (created); returns its path. */
+/* compare.md and compare.html in `dir` (created); returns their paths. */
 export function writeCompareOutputs(model: ComparisonModel, dir: string): { markdown: string; files: string[] } {
   fs.mkdirSync(dir, { recursive: true });
   const markdown = compareMarkdown(model);
   const md = path.join(dir, 'compare.md');
+  const page = path.join(dir, 'compare.html');
   writeTextAtomic(md, markdown);
-  return { markdown, files: [md] };
+  writeTextAtomic(page, renderCompare(model));
+  return { markdown, files: [md, page] };
 }

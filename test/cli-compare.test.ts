@@ -32,6 +32,8 @@ test('compare writes compare.md (the golden text), prints the summary line, appe
   assert.match(r.out, /^head vs base: \d+ better, \d+ worse/);
   const md = fs.readFileSync(path.join(out, 'compare.md'), 'utf8');
   assert.equal(md, fs.readFileSync(path.join(FIXTURES, 'compare.md'), 'utf8'));
+  assert.match(fs.readFileSync(path.join(out, 'compare.html'), 'utf8'), /^<!DOCTYPE html>/i);
+  assert.match(r.out, /wrote \S+compare\.html/);
   assert.equal(fs.readFileSync(summary, 'utf8'), '# earlier step\n' + md);
 });
 
