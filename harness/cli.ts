@@ -114,6 +114,7 @@ interface CompareArgs {
   baseStrategy?: string;
   headStrategy?: string;
   failOnRegression?: number;
+  minEffect?: number;
   out?: string;
 }
 
@@ -126,7 +127,7 @@ function shownPath(file: string): string {
 function compareCommand(argv: CompareArgs): number {
   const base = readResults(path.resolve(argv.base));
   const head = readResults(path.resolve(argv.head));
-  const model = compareRuns(base, head, { baseStrategy: argv.baseStrategy, headStrategy: argv.headStrategy });
+  const model = compareRuns(base, head, { baseStrategy: argv.baseStrategy, headStrategy: argv.headStrategy, minEffectPercent: argv.minEffect });
   const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
   const dir = argv.out ? path.resolve(argv.out) : path.join(root, 'results', `compare-${stamp}`);
   const { markdown, files } = writeCompareOutputs(model, dir);
@@ -399,6 +400,16 @@ const cli = yargs(hideBin(process.argv))
             if (v === undefined) return undefined;
             const n = Number(String(v).replace(/%$/, ''));
             if (!Number.isFinite(n) || n < 0) throw new UsageError(`--fail-on-regression: "${String(v)}" is not a percentage (e.g. 5 or 5%)`);
+            return n;
+          },
+        })
+        .option('min-effect', {
+          type: 'string',
+          describe: 'Smallest change that counts, in percent (default 1): smaller significant changes are reported as no change',
+          coerce: (v: unknown) => {
+            if (v === undefined) return undefined;
+            const n = Number(String(v).replace(/%$/, ''));
+            if (!Number.isFinite(n) || n < 0) throw new UsageError(`--min-effect: "${String(v)}" is not a percentage (e.g. 1 or 1%)`);
             return n;
           },
         })

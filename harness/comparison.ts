@@ -343,7 +343,16 @@ export interface CompareOptions {
   alpha?: number;
   seed?: number;
   resamples?: number;
+  /* Smallest change that counts, in percent (default 0): a statistically
+   * significant change below it is reported as no significant change and
+   * flagged `negligible`. Metrics that barely vary between repetitions
+   * (syscalls per operation, memory) make 0.1% differences "significant";
+   * nobody should act on those. */
+  minEffectPercent?: number;
 }
+
+/* The smallest change the reports call a change (their default for minEffectPercent). */
+export const DEFAULT_MIN_EFFECT_PERCENT = 1;
 
 export interface Comparison {
   n_base: number;
@@ -357,6 +366,8 @@ export interface Comparison {
   p_mann_whitney: number | null;
   p_welch: number | null;
   significant: boolean;
+  /* Statistically significant, but smaller than minEffectPercent. */
+  negligible: boolean;
   verdict: Verdict;
 }
 
@@ -365,7 +376,8 @@ export interface Comparison {
  *   - the bootstrap interval of the ratio of medians excludes 1, and
  *   - Welch's p < alpha, and
  *   - the means move the same way as the medians (so the two criteria are
- *     evidence for the same change).
+ *     evidence for the same change), and
+ *   - the change is at least minEffectPercent (else it is `negligible`).
  * Welch rather than Mann-Whitney because Mann-Whitney cannot reach p < 0.05
  * with 3 repetitions per side (its smallest p is 0.1), which is the common
  * case here; its p is reported for callers that prefer a rank test with more
@@ -384,6 +396,7 @@ export function compare(base: readonly number[], head: readonly number[], opts: 
     p_mann_whitney: null,
     p_welch: null,
     significant: false,
+    negligible: false,
     verdict: 'not enough samples',
   };
   if (base.length < 2 || head.length < 2) return result;
@@ -394,7 +407,9 @@ export function compare(base: readonly number[], head: readonly number[], opts: 
   const [lo, hi] = result.ci;
   const up = lo > 1 && welch.t > 0;
   const down = hi < 1 && welch.t < 0;
-  result.significant = (up || down) && welch.p < alpha;
+  const detected = (up || down) && welch.p < alpha;
+  result.negligible = detected && Math.abs(result.change_percent!) < (opts.minEffectPercent ?? 0);
+  result.significant = detected && !result.negligible;
   result.verdict = !result.significant ? 'no significant change' : up === opts.higherIsBetter ? 'better' : 'worse';
   return result;
 }

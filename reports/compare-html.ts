@@ -244,7 +244,7 @@ export function renderCompare(model: ComparisonModel): string {
 <header><h1>${title}</h1>
 <p class="summary" id="summary">${model.summary.text}</p>
 <p id="runs">${runsText(model)}.</p>
-<p class="note">Medians over repetitions; significant = the ${pct}% bootstrap CI of the ratio of medians excludes 1 and Welch's p &lt; ${model.alpha}. In each chart a bar spans the CI of ${model.head_name}/${model.base_name}, the dot is the ratio of the medians and the dashed line is 1 (no change).</p>
+<p class="note">Medians over repetitions; significant = the ${pct}% bootstrap CI of the ratio of medians excludes 1 and Welch's p &lt; ${model.alpha}, and the change is at least ${model.min_effect_percent}% (smaller ones count as no change). In each chart a bar spans the CI of ${model.head_name}/${model.base_name}, the dot is the ratio of the medians and the dashed line is 1 (no change).</p>
 <p class="key">${verdicts.map((v) => html`<span class="item">${swatch(v)}${v}</span>`)}</p>
 <nav>${nav}<a href="#latency">latency</a><a href="#one-sided">cells on one side</a><a href="#notes">notes</a></nav></header>
 ${figures.map((f, i) => html`<section id="metric-${i + 1}"><h2>${f.metric.name} <small>(${f.metric.higherIsBetter ? 'higher' : 'lower'} is better; medians)</small></h2>${renderFigure(model, f)}</section>`)}

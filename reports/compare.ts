@@ -2,7 +2,7 @@
  * two strategies within runs, metric by metric, with the statistics of
  * harness/comparison.ts. Pure: no I/O, no formatting beyond the one-line
  * summary (reports/markdown.ts renders the rest). */
-import { compare, median, type Comparison } from '../harness/comparison.js';
+import { compare, DEFAULT_MIN_EFFECT_PERCENT, median, type Comparison } from '../harness/comparison.js';
 import { UsageError } from '../harness/errors.js';
 import type { CellResult, ResultsFile } from '../harness/results.js';
 import { mergeEncoded, type LatencyUs } from '../harness/stats.js';
@@ -71,6 +71,8 @@ export interface ComparisonModel {
   base_run: string;
   head_run: string;
   alpha: number;
+  /* Significant changes smaller than this (percent) count as unchanged. */
+  min_effect_percent: number;
   cells: CellComparison[];
   /* Keys of the cells found on one side only. */
   only_base: string[];
@@ -91,6 +93,8 @@ export interface CompareRunsOptions {
   headStrategy?: string;
   /* Significance level; default 0.05 (the CI is then 95%). */
   alpha?: number;
+  /* Smallest change that counts, percent (default DEFAULT_MIN_EFFECT_PERCENT). */
+  minEffectPercent?: number;
 }
 
 /* The values of one metric over a cell's ok repetitions; absent metrics
@@ -150,7 +154,7 @@ function mergedLatency(c: CellResult): LatencyUs | null {
   return c.latency_merged_us ?? null;
 }
 
-function compareCell(key: string, a: CellResult, b: CellResult, alpha: number): CellComparison {
+function compareCell(key: string, a: CellResult, b: CellResult, alpha: number, minEffect: number): CellComparison {
   const rows: MetricRow[] = [];
   for (const metric of COMPARED_METRICS) {
     const base = metricValues(a, metric.path);
@@ -159,7 +163,7 @@ function compareCell(key: string, a: CellResult, b: CellResult, alpha: number): 
     // Zero on both sides (p50 of a bulk transfer's piece gaps, wakeups of a
     // completion loop) has no ratio and nothing to compare.
     if (base.every((v) => v === 0) && head.every((v) => v === 0)) continue;
-    const comparison = compare(base, head, { higherIsBetter: metric.higherIsBetter, alpha });
+    const comparison = compare(base, head, { higherIsBetter: metric.higherIsBetter, alpha, minEffectPercent: minEffect });
     const cp = comparison.change_percent;
     rows.push({
       metric,
@@ -229,7 +233,9 @@ export function compareRuns(base: ResultsFile, head: ResultsFile, opts: CompareR
     throw new UsageError(`${k} was measured with different workload parameters: ${d}${more}; compare runs made with the same options`);
   }
 
-  const cells = common.map((k) => compareCell(k, a.get(k)!, b.get(k)!, alpha));
+  const minEffect = opts.minEffectPercent ?? DEFAULT_MIN_EFFECT_PERCENT;
+  if (!(minEffect >= 0)) throw new UsageError(`the smallest change that counts must be 0% or more, got ${minEffect}`);
+  const cells = common.map((k) => compareCell(k, a.get(k)!, b.get(k)!, alpha, minEffect));
   const model: ComparisonModel = {
     mode: strategyMode ? 'strategies' : 'runs',
     base_name: strategyMode ? baseStrategy! : 'base',
@@ -237,6 +243,7 @@ export function compareRuns(base: ResultsFile, head: ResultsFile, opts: CompareR
     base_run: base.run_id,
     head_run: head.run_id,
     alpha,
+    min_effect_percent: minEffect,
     cells,
     only_base: [...a.keys()].filter((k) => !b.has(k)),
     only_head: [...b.keys()].filter((k) => !a.has(k)),

@@ -2,7 +2,7 @@
  * strategy with the best median for each headline metric and how far ahead
  * of the runner-up it is, with compare()'s verdict on the repetitions. */
 import type { CellResult } from '../harness/results.js';
-import { compare } from '../harness/comparison.js';
+import { compare, DEFAULT_MIN_EFFECT_PERCENT } from '../harness/comparison.js';
 import { formatValue, groupBy, measured, med, repValues } from './html-cells.js';
 import { HEADLINE_METRICS, type Headline, type Metric, type Section } from './model.js';
 
@@ -33,7 +33,7 @@ function headline(group: CellResult[], m: Metric): Headline {
     bestMedian: best ? med(best, m.key) : null,
     runnerUp: runner?.strategy ?? null,
     runnerUpMedian: runner ? med(runner, m.key) : null,
-    comparison: runner ? compare(repValues(runner, m.key), repValues(best, m.key), { higherIsBetter: m.higherIsBetter }) : null,
+    comparison: runner ? compare(repValues(runner, m.key), repValues(best, m.key), { higherIsBetter: m.higherIsBetter, minEffectPercent: DEFAULT_MIN_EFFECT_PERCENT }) : null,
     clientBound: CLIENT_SENSITIVE.has(m.key) && [best, runner].some((c) => c?.client_bound),
     text: '',
   };
@@ -83,7 +83,7 @@ export function headlineSection(heads: Headline[]): Section {
     id: 'headline',
     title: 'Headline',
     intro: [
-      'Best strategy by median over the repetitions, and its lead over the runner-up. “Significant” means compare() found the difference real: the bootstrap 95% interval of the ratio of medians excludes 1 and Welch’s t-test agrees (p < 0.05); the interval is given as the lead in percent.',
+      'Best strategy by median over the repetitions, and its lead over the runner-up. “Significant” means compare() found the difference real: the bootstrap 95% interval of the ratio of medians excludes 1 and Welch’s t-test agrees (p < 0.05), and the lead is at least 1% (a smaller one is called not significant); the interval is given as the lead in percent.',
       '[client-bound]: the load generator was the bottleneck for the best or the runner-up, so the server may be faster than measured.',
     ],
     groups: [

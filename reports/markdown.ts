@@ -114,7 +114,7 @@ export function compareMarkdown(model: ComparisonModel): string {
         ? `${model.base_name} against ${model.head_name} in run ${model.base_run}`
         : `${model.base_name} (run ${model.base_run}) against ${model.head_name} (run ${model.head_run})`;
   out.push(
-    escapeMarkdown(`${runs}. Medians over repetitions; significant = the ${Math.round((1 - model.alpha) * 100)}% bootstrap CI of the ratio of medians excludes 1 and Welch's p < ${model.alpha}.`),
+    escapeMarkdown(`${runs}. Medians over repetitions; significant = the ${Math.round((1 - model.alpha) * 100)}% bootstrap CI of the ratio of medians excludes 1 and Welch's p < ${model.alpha}, and the change is at least ${model.min_effect_percent}%.`),
   );
   out.push(significant.length ? table(model, significant) : 'No significant change.');
 

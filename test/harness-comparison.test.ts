@@ -191,3 +191,18 @@ test('compare: verdicts for better, worse, identical, noisy and too few samples'
   assert.equal(empty.ratio, null);
   assert.equal(empty.change_percent, null);
 });
+
+test('compare: a real but tiny change is negligible below minEffectPercent', () => {
+  // Near-constant metrics (syscalls per op) make 0.2% differences detectable.
+  const base = [2.0, 2.0001, 2.0002];
+  const head = [2.004, 2.0041, 2.0042];
+  const detected = compare(base, head, { higherIsBetter: false });
+  assert.equal(detected.verdict, 'worse', 'without a minimum effect, 0.2% is a regression');
+  assert.equal(detected.negligible, false);
+  const floored = compare(base, head, { higherIsBetter: false, minEffectPercent: 1 });
+  assert.equal(floored.verdict, 'no significant change');
+  assert.equal(floored.significant, false);
+  assert.equal(floored.negligible, true);
+  // A 20% change is not affected by a 1% floor.
+  assert.equal(compare([100, 101, 99], [120, 121, 119], { higherIsBetter: true, minEffectPercent: 1 }).verdict, 'better');
+});
