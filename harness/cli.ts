@@ -22,7 +22,7 @@ import { decidePinning, endAllProcesses, formatCpus, parseCpus, Pinning } from '
 import { runMatrix, summaryTable } from './run.js';
 import { readResults } from './results.js';
 import { appendStepSummary, writeCompareOutputs, writeRunReports } from './outputs.js';
-import { changeText, compareRuns, regressionsOver } from '../reports/compare.js';
+import { compareRuns, gateProblems } from '../reports/compare.js';
 import { serve } from './serve.js';
 import { renderTable } from './table.js';
 import { ensureFdLimit } from './fdlimit.js';
@@ -136,10 +136,10 @@ function compareCommand(argv: CompareArgs): number {
   for (const f of files) log(`wrote ${shownPath(f)}`);
   appendStepSummary(markdown, log);
   if (argv.failOnRegression === undefined) return 0;
-  const over = regressionsOver(model, argv.failOnRegression);
-  if (!over.length) return 0;
-  log(`\nregressions over ${argv.failOnRegression}% (--fail-on-regression):`);
-  for (const r of over) log(`  ${r.key} ${r.row.metric.name}: ${changeText(r.row.comparison)}`);
+  const problems = gateProblems(model, argv.failOnRegression);
+  if (!problems.length) return 0;
+  log(`\n--fail-on-regression ${argv.failOnRegression}%: the gate trips on`);
+  for (const p of problems) log(`  ${p}`);
   return EXIT_CELL_FAILED;
 }
 
@@ -375,7 +375,7 @@ const cli = yargs(hideBin(process.argv))
         .option('out', { type: 'string', describe: 'Output folder (default: the run folder)' })
         .epilog(
           [
-            '`muxbench run` writes these itself at the end of a run; this rewrites them, e.g. for an interrupted or older run.',
+            '`muxbench run` writes these itself at the end of a run; this rewrites them, e.g. after changing --out, or for a run that was killed before it could.',
             '',
             'Examples:',
             '  muxbench report',

@@ -53,6 +53,10 @@ export interface CellComparison {
   /* Why some numbers may be missing or not like for like (a failed side,
    * a different load generator setup). */
   notes: string[];
+  /* The cells' own status: a head cell that failed has no numbers to
+   * regress, which the gate must still catch. */
+  base_status: CellResult['status'];
+  head_status: CellResult['status'];
   rows: MetricRow[];
   /* All ok repetitions' latency histograms merged, per side (µs). */
   latency: { base: LatencyUs | null; head: LatencyUs | null };
@@ -183,6 +187,8 @@ function compareCell(key: string, a: CellResult, b: CellResult, alpha: number, m
     transport: a.transport,
     label: a.label,
     notes: setupNotes(a, b),
+    base_status: a.status,
+    head_status: b.status,
     rows,
     latency: { base: mergedLatency(a), head: mergedLatency(b) },
   };
@@ -211,7 +217,7 @@ export function compareRuns(base: ResultsFile, head: ResultsFile, opts: CompareR
         throw new UsageError(`--${flag}-strategy ${name}: not in the ${side} results (${file.run_id}); it has: ${list(strategiesOf(file))}`);
       }
     }
-    if (base === head && baseStrategy === headStrategy) {
+    if (base.run_id === head.run_id && baseStrategy === headStrategy) {
       throw new UsageError(`--base-strategy and --head-strategy are both ${baseStrategy} in one results file: nothing to compare`);
     }
     baseCells = base.cells.filter((c) => c.strategy === baseStrategy);
@@ -255,6 +261,23 @@ export function compareRuns(base: ResultsFile, head: ResultsFile, opts: CompareR
 
 /* Significant regressions larger than pct percent, largest first (for
  * --fail-on-regression). */
+/* Why a --fail-on-regression gate must not pass, beyond regressions over
+ * the threshold: cells that worked in base but failed or were not run in
+ * head (a broken cell has no numbers to regress), and a comparison with
+ * too few repetitions to find anything (a gate that cannot fire). */
+export function gateProblems(model: ComparisonModel, pct: number): string[] {
+  const out = regressionsOver(model, pct).map((r) => `${r.key} ${r.row.metric.name}: ${changeText(r.row.comparison)}`);
+  for (const c of model.cells) {
+    if (c.base_status === 'ok' && c.head_status !== 'ok') out.push(`${c.key}: ${c.head_status} in ${model.head_name}`);
+  }
+  for (const k of model.only_base) out.push(`${k}: not in ${model.head_name}`);
+  const rows = model.cells.flatMap((c) => c.rows);
+  if (rows.length && rows.every((r) => r.comparison.verdict === 'not enough samples')) {
+    out.push('no comparison had 2 repetitions per side: run with --repeat 2 or more, or nothing can be found significant');
+  }
+  return out;
+}
+
 export function regressionsOver(model: ComparisonModel, pct: number): Regression[] {
   const out: Regression[] = [];
   for (const cell of model.cells) {

@@ -92,6 +92,9 @@ function latencyTable(model: ComparisonModel, cells: CellComparison[]): string {
 
 /* A folded section; the blank lines around the body make GitHub render the
  * Markdown inside the HTML block. */
+/* GitHub refuses comments over 65,536 characters; stay under with room to spare. */
+export const COMMENT_LIMIT = 60_000;
+
 const details = (summary: string, body: string) => `<details><summary>${summary}</summary>\n\n${body}\n\n</details>`;
 
 export function compareMarkdown(model: ComparisonModel): string {
@@ -125,8 +128,16 @@ export function compareMarkdown(model: ComparisonModel): string {
   if (oneSided.length) out.push(oneSided.map((l) => `- ${escapeMarkdown(l)}`).join('\n'));
 
   const notes = model.cells.filter((c) => c.notes.length).map((c) => `- ${escapeMarkdown(c.key)}: ${escapeMarkdown(c.notes.join(', '))}`);
-  out.push(details(`All ${all.length} comparisons`, [table(model, all), ...(notes.length ? ['Notes:\n\n' + notes.join('\n')] : [])].join('\n\n')));
+  const folded = [details(`All ${all.length} comparisons`, [table(model, all), ...(notes.length ? ['Notes:\n\n' + notes.join('\n')] : [])].join('\n\n'))];
   const withLatency = model.cells.filter((c) => c.latency.base || c.latency.head);
-  if (withLatency.length) out.push(details('Latency of all repetitions merged', latencyTable(model, withLatency)));
-  return out.join('\n\n') + '\n';
+  if (withLatency.length) folded.push(details('Latency of all repetitions merged', latencyTable(model, withLatency)));
+  const full = [...out, ...folded].join('\n\n') + '\n';
+  if (full.length <= COMMENT_LIMIT) return full;
+  // A big matrix: keep what fits a PR comment; compare.html has every row.
+  const cut = `The full tables (${all.length} comparisons) do not fit a pull request comment: see compare.html.`;
+  const short = [...out, cut].join('\n\n') + '\n';
+  if (short.length <= COMMENT_LIMIT) return short;
+  const kept = significant.slice(0, 150);
+  out[2] = table(model, kept);
+  return [...out, `${significant.length - kept.length} more significant changes and the full tables (${all.length} comparisons) do not fit a pull request comment: see compare.html.`].join('\n\n') + '\n';
 }

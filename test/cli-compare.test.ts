@@ -42,7 +42,7 @@ test('--fail-on-regression: exit 1 only for a significant regression over the th
   const out = path.join(tempRoot(), 'cmp');
   const tripped = cli(['compare', path.join(FIXTURES, 'base.json'), head, '--out', out, '--fail-on-regression', '20']);
   assert.equal(tripped.code, 1, tripped.out + tripped.err);
-  assert.match(tripped.out, /regressions over 20% \(--fail-on-regression\):\n {2}\S+ server CPU\/op: \+[4-5]\d\.\d%/);
+  assert.match(tripped.out, /--fail-on-regression 20%: the gate trips on\n {2}\S+ server CPU\/op: \+[4-5]\d\.\d%/);
   const under = cli(['compare', path.join(FIXTURES, 'base.json'), head, '--out', out, '--fail-on-regression', '60%']);
   assert.equal(under.code, 0, under.out + under.err);
   assert.equal(cli(['compare', path.join(FIXTURES, 'base.json'), head, '--fail-on-regression', 'lots']).code, 2);
@@ -95,4 +95,40 @@ test('muxbench report rewrites a run\'s report files, into the run folder or --o
   const bad = cli(['report', dir]);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /not valid JSON/);
+});
+
+test('--fail-on-regression also trips on a head cell that failed, a cell missing from head, and on too few repetitions', () => {
+  const base = path.join(FIXTURES, 'base.json');
+  const edit = (f: (d: any) => void) => {
+    const data = JSON.parse(fs.readFileSync(base, 'utf8'));
+    f(data);
+    const file = path.join(tempRoot(), 'head.json');
+    fs.writeFileSync(file, JSON.stringify(data));
+    return file;
+  };
+  const broken = edit((d) => {
+    const c = d.cells[0];
+    c.status = 'failed';
+    c.error = 'rep 1: server crashed';
+    c.repetitions = [{ ...c.repetitions[0], status: 'failed', error: 'server crashed', metrics: undefined }];
+  });
+  const r = cli(['compare', base, broken, '--out', tempRoot(), '--fail-on-regression', '50']);
+  assert.equal(r.code, 1, r.out + r.err);
+  assert.match(r.out, /the gate trips on\n {2}\S+: failed in head/);
+  const missing = edit((d) => d.cells.splice(1, 1));
+  const m = cli(['compare', base, missing, '--out', tempRoot(), '--fail-on-regression', '50']);
+  assert.equal(m.code, 1, m.out + m.err);
+  assert.match(m.out, /: not in head/);
+  const single = (file: string) => {
+    const data = JSON.parse(fs.readFileSync(file, 'utf8'));
+    for (const c of data.cells) c.repetitions = c.repetitions.slice(0, 1);
+    const out = path.join(tempRoot(), 'one.json');
+    fs.writeFileSync(out, JSON.stringify(data));
+    return out;
+  };
+  const s = cli(['compare', single(base), single(base), '--out', tempRoot(), '--fail-on-regression', '50']);
+  assert.equal(s.code, 1, s.out + s.err);
+  assert.match(s.out, /no comparison had 2 repetitions per side/);
+  // Without the gate, the same inputs are only reported.
+  assert.equal(cli(['compare', base, broken, '--out', tempRoot()]).code, 0);
 });

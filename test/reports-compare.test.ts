@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { readResults, type ResultsFile } from '../harness/results.js';
 import { UsageError } from '../harness/errors.js';
 import { compareRuns, regressionsOver, type ComparisonModel } from '../reports/compare.js';
-import { compareMarkdown, escapeMarkdown } from '../reports/markdown.js';
+import { COMMENT_LIMIT, compareMarkdown, escapeMarkdown } from '../reports/markdown.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'compare');
@@ -187,4 +187,18 @@ test('hostile names and labels are escaped in the Markdown', () => {
   }
   assert.equal(escapeMarkdown('a|b'), 'a\\|b');
   assert.equal(escapeMarkdown('<b>`x`</b>\nnext'), '&lt;b&gt;\\`x\\`&lt;/b&gt; next');
+});
+
+test('a comparison too big for a pull request comment keeps the summary and the significant rows, and says where the rest is', () => {
+  // 80 copies of each cell (different ids), head's CPU per op 30% up: every copy regresses.
+  const widen = (r: ResultsFile) => {
+    const w = copy(r);
+    w.cells = Array.from({ length: 80 }, (_, i) => r.cells.map((c) => ({ ...structuredClone(c), id: `${c.id}/copy=${i}`, label: `copy=${i}` }))).flat();
+    return w;
+  };
+  const md = compareMarkdown(compareRuns(widen(base), widen(scale(base, 'server', 'cpu_us_per_op', 1.3))));
+  assert.ok(md.length <= COMMENT_LIMIT, `${md.length} characters`);
+  assert.match(md, /^\*\*head vs base: 0 better, \d+ worse/);
+  assert.match(md, /do not fit a pull request comment: see compare\.html/);
+  assert.match(md, /\| server CPU\/op \| [^|]+ \| [^|]+ \| \+30\.0%/);
 });
