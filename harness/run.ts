@@ -216,7 +216,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
   let reports: string[] = [];
   try {
     reports = writeRunReports(results, runDir);
-    appendStepSummary(summaryMarkdown(results), log);
+    appendStepSummary(`### muxbench run ${results.run_id} (${results.status})\n\n${summaryMarkdown(results)}`, log);
   } catch (err) {
     log(`note: could not write the report: ${(err as Error).message} (muxbench report ${resultsFile} retries)`);
   }

@@ -57,22 +57,28 @@ function csvField(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/* Text from the results file that a spreadsheet would run as a formula
+ * (=, +, -, @ first) gets a leading apostrophe, as OWASP advises for CSV. */
+function text(s: string): string {
+  return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+}
+
 /* One row per cell; numbers unrounded (JavaScript's shortest round-trip
  * form), empty when absent. CRLF line ends, as RFC 4180 says. */
 export function summaryCsv(results: ResultsFile): string {
   const header = ['id', 'scenario', 'transport', 'strategy', 'point', ...NUMBERS.map((n) => n.csv), 'status', 'notes'];
   const rows = results.cells.map((c) => [
-    c.id,
-    c.scenario,
-    c.transport,
-    c.strategy,
-    c.label,
+    text(c.id),
+    text(c.scenario),
+    text(c.transport),
+    text(c.strategy),
+    text(c.label),
     ...NUMBERS.map((n) => {
       const v = n.value(c);
       return v === null ? '' : String(v);
     }),
     c.status,
-    notes(c).join('; '),
+    text(notes(c).join('; ')),
   ]);
   return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n';
 }

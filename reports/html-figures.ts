@@ -87,7 +87,7 @@ export function metricsSection(all: CellResult[], nextId: NextId): Section {
 const SCALING_METRICS: readonly Metric[] = [
   { key: 'server.cpu_us_per_op', title: 'Server CPU', unit: 'µs/op', fmt: 'num', higherIsBetter: false },
   { key: 'throughput.ops_per_s', title: 'Throughput', unit: 'ops/s', fmt: 'count', higherIsBetter: true },
-  { key: 'latency_us.p99', title: 'p99 latency', unit: 'µs', fmt: 'us', higherIsBetter: false },
+  { key: 'latency_us.p99', title: 'p99 latency (median of the repetitions’ p99)', unit: 'µs', fmt: 'us', higherIsBetter: false },
 ];
 
 function scalingGroup(cells: CellResult[], param: string, nextId: NextId): Group {

@@ -98,7 +98,7 @@ export interface Metric {
 export const HEADLINE_METRICS: readonly Metric[] = [
   { key: 'throughput.ops_per_s', title: 'Throughput', unit: 'ops/s', fmt: 'count', higherIsBetter: true },
   { key: 'server.cpu_us_per_op', title: 'Server CPU', unit: 'µs/op', fmt: 'num', higherIsBetter: false },
-  { key: 'latency_us.p99', title: 'p99 latency', unit: 'µs', fmt: 'us', higherIsBetter: false },
+  { key: 'latency_us.p99', title: 'p99 latency (median of the repetitions’ p99)', unit: 'µs', fmt: 'us', higherIsBetter: false },
   { key: 'server.rss_kb_per_connection', title: 'Memory', unit: 'KiB/connection', fmt: 'num', higherIsBetter: false },
 ];
 

@@ -79,7 +79,9 @@ test('a run leaves report.html, summary.csv and summary.md next to results.json 
   assert.match(csv[1], /^fake\/echo\/unix,echo,unix,fake,/);
   const md = fs.readFileSync(path.join(dir, 'summary.md'), 'utf8');
   assert.match(md, /\| *echo *\| *unix *\| *fake *\|/);
-  assert.equal(fs.readFileSync(summary, 'utf8').trim(), md.trim());
+  const appended = fs.readFileSync(summary, 'utf8');
+  assert.match(appended, /^### muxbench run \S+ \(finished\)\n\n/);
+  assert.equal(appended.replace(/^### .*\n\n/, '').trim(), md.trim());
 });
 
 test('muxbench report rewrites a run\'s report files, into the run folder or --out; an invalid file exits 2', () => {

@@ -93,3 +93,13 @@ test('Markdown: one row per cell, rounded, the point column only for sweeps', ()
   assert.ok(lines[2].endsWith('| FAILED, client-bound |'));
   assert.equal(lines[3].split(' | ')[3], '-', 'no label: "-"');
 });
+
+test('CSV: text a spreadsheet would run as a formula is defused; numbers are left alone', () => {
+  const r = copy(results);
+  r.cells[0].label = '=HYPERLINK("http://x","y")';
+  r.cells[0].strategy = '@sum';
+  const line = summaryCsv(r).split('\r\n')[1];
+  assert.match(line, /,'@sum,/);
+  assert.match(line, /,"'=HYPERLINK\(""http:\/\/x"",""y""\)",/);
+  assert.doesNotMatch(line, /,'\d/, 'numbers keep their form');
+});
