@@ -167,6 +167,9 @@ function compareCell(key: string, a: CellResult, b: CellResult, alpha: number, m
     // Zero on both sides (p50 of a bulk transfer's piece gaps, wakeups of a
     // completion loop) has no ratio and nothing to compare.
     if (base.every((v) => v === 0) && head.every((v) => v === 0)) continue;
+    // A ratio of negative medians means nothing (memory per connection can
+    // shrink below the baseline): such a metric is not compared.
+    if (median(base) < 0 || median(head) < 0) continue;
     const comparison = compare(base, head, { higherIsBetter: metric.higherIsBetter, alpha, minEffectPercent: minEffect });
     const cp = comparison.change_percent;
     rows.push({
