@@ -158,48 +158,49 @@ const tailX = (p: number) => Math.round(1 / (1 - p / 100));
 export function latencySection(all: CellResult[], nextId: NextId): Section {
   const groups: Group[] = [];
   for (const group of byScenarioTransport(all).values()) {
-    // Hand-off cells right after the plain cell they vary, same colour, dashed.
-    const base = (c: CellResult) => [c.strategy, labelWithout(c.label, 'handoff')].filter(Boolean).join(' ');
-    const order = [...groupBy(group, base).values()].flat();
-    const colour = colourMap(order.map(base));
-    const curves = order
-      .map((c) => ({ c, curve: latencyCurve(okReps(c).map((r) => r.latency_hdr)) }))
-      .filter((x) => x.curve !== null);
-    if (!curves.length) continue;
-    const positive = curves.every(({ curve }) => curve!.points.every((p) => p.us > 0));
-    groups.push({
-      title: groupTitle(group[0]),
-      notes: [],
-      figures: [
-        {
-          title: 'Latency by percentile (µs)',
-          chart: {
-            id: nextId(),
-            type: 'line',
-            title: 'Latency by percentile (µs)',
-            datasets: curves.map(({ c, curve }): Dataset => ({
-              label: cellName(c),
-              kind: 'line',
-              color: colour(base(c)),
-              dashed: c.server_params.handoff > 0,
-              data: curve!.points.map((p) => ({ x: tailX(p.percentile), y: p.us })),
-            })),
-            x: { title: 'percentile', log: true, ticks: CURVE_PERCENTILES.map((p) => ({ value: tailX(p), label: PCT_LABEL(p) })) },
-            // Log when possible: the tail is often 10-100x the median. A zero (sub-µs bulk gaps) forces linear.
-            y: { title: 'latency', log: positive, unit: 'us' },
-          },
-          table: {
-            columns: [
-              { header: 'strategy', fmt: 'text' },
-              { header: 'samples', fmt: 'count' },
-              ...CURVE_PERCENTILES.map((p) => ({ header: PCT_LABEL(p), fmt: 'us' as const })),
-              { header: 'max', fmt: 'us' },
-            ],
-            rows: curves.map(({ c, curve }) => [cellName(c), curve!.count, ...curve!.points.map((p) => p.us), curve!.max_us]),
-          },
+    // One chart per sweep point (a connection sweep of 11 strategies would
+    // draw 40+ curves in one); hand-off cells stay with their plain cell,
+    // same colour, dashed.
+    const figures = [];
+    for (const [point, cells] of groupBy(group, (c) => labelWithout(c.label, 'handoff'))) {
+      const base = (c: CellResult) => [c.strategy, labelWithout(c.label, 'handoff')].filter(Boolean).join(' ');
+      const order = [...groupBy(cells, base).values()].flat();
+      const colour = colourMap(order.map(base));
+      const curves = order
+        .map((c) => ({ c, curve: latencyCurve(okReps(c).map((r) => r.latency_hdr)) }))
+        .filter((x) => x.curve !== null);
+      if (!curves.length) continue;
+      const positive = curves.every(({ curve }) => curve!.points.every((p) => p.us > 0));
+      const title = `Latency by percentile (µs)${point ? ` · ${point}` : ''}`;
+      figures.push({
+        title,
+        chart: {
+          id: nextId(),
+          type: 'line' as const,
+          title,
+          datasets: curves.map(({ c, curve }): Dataset => ({
+            label: cellName(c),
+            kind: 'line',
+            color: colour(base(c)),
+            dashed: c.server_params.handoff > 0,
+            data: curve!.points.map((p) => ({ x: tailX(p.percentile), y: p.us })),
+          })),
+          x: { title: 'percentile', log: true, ticks: CURVE_PERCENTILES.map((p) => ({ value: tailX(p), label: PCT_LABEL(p) })) },
+          // Log when possible: the tail is often 10-100x the median. A zero (sub-µs bulk gaps) forces linear.
+          y: { title: 'latency', log: positive, unit: 'us' as const },
         },
-      ],
-    });
+        table: {
+          columns: [
+            { header: 'strategy', fmt: 'text' as const },
+            { header: 'samples', fmt: 'count' as const },
+            ...CURVE_PERCENTILES.map((p) => ({ header: PCT_LABEL(p), fmt: 'us' as const })),
+            { header: 'max', fmt: 'us' as const },
+          ],
+          rows: curves.map(({ c, curve }) => [cellName(c), curve!.count, ...curve!.points.map((p) => p.us), curve!.max_us]),
+        },
+      });
+    }
+    if (figures.length) groups.push({ title: groupTitle(group[0]), notes: [], figures });
   }
   return {
     id: 'latency',
