@@ -216,7 +216,7 @@ async function runCommand(argv: RunArgs): Promise<number> {
   if (plan.cells.length === 0) {
     throw new UsageError('nothing to run: no selected strategy supports the selected scenarios and transports (see muxbench list)');
   }
-  for (const k of plan.unusedOverrides) process.stderr.write(`note: --${k} is not a parameter of any selected scenario; ignored\n`);
+  for (const k of plan.unusedOverrides) process.stderr.write(`note: --${k.replace(/_/g, '-')} is not a parameter of any selected scenario; ignored\n`);
 
   // Pin by default when possible; an explicit --cpus that cannot be honoured is an error.
   const requested = parseCpus(argv.cpus ?? '0,1');

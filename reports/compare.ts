@@ -221,7 +221,12 @@ export function compareRuns(base: ResultsFile, head: ResultsFile, opts: CompareR
       }
     }
     if (base.run_id === head.run_id && baseStrategy === headStrategy) {
-      throw new UsageError(`--base-strategy and --head-strategy are both ${baseStrategy} in one results file: nothing to compare`);
+      const given = opts.baseStrategy !== undefined && opts.headStrategy !== undefined;
+      throw new UsageError(
+        given
+          ? `--base-strategy and --head-strategy are both ${baseStrategy} in one results file: nothing to compare`
+          : `${baseStrategy} against itself in one run: give the other side too (--base-strategy A --head-strategy B), or two results files to compare ${baseStrategy} across runs`,
+      );
     }
     baseCells = base.cells.filter((c) => c.strategy === baseStrategy);
     headCells = head.cells.filter((c) => c.strategy === headStrategy);
@@ -330,7 +335,7 @@ function summarise(model: ComparisonModel): void {
   s.largest_regression = regressionsOver(model, -Infinity)[0] ?? null;
   const lr = s.largest_regression;
   const worst = lr ? ` (${lr.key} ${lr.row.metric.name} ${changeText(lr.row.comparison)})` : '';
-  const parts = [`${s.better} better`, `${s.worse} worse${worst}`, `${s.unchanged} unchanged`];
+  const parts = [`${s.better} better`, `${s.worse} worse${worst}`, `${s.unchanged} no significant change`];
   if (s.not_enough_samples) parts.push(`${s.not_enough_samples} with too few repetitions`);
   const oneSided = [model.only_base.length ? `${model.only_base.length} only in ${model.base_name}` : '', model.only_head.length ? `${model.only_head.length} only in ${model.head_name}` : ''].filter(Boolean);
   s.text = `${model.head_name} vs ${model.base_name}: ${parts.join(', ')}; ${s.cells} ${s.cells === 1 ? 'cell' : 'cells'} compared${oneSided.length ? ` (${oneSided.join(', ')})` : ''}`;

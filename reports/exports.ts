@@ -31,8 +31,9 @@ const NUMBERS: Column[] = [
     // No payload (0) reads as absent, as in the terminal summary; the CSV keeps the 0.
     format: (v) => (v === 0 ? '-' : v.toFixed(1)),
   },
-  { csv: 'p50_us', markdown: 'p50 µs', value: med('latency_us.p50'), format: (v) => formatMicros(v).replace(' µs', '') },
-  { csv: 'p99_us', markdown: 'p99 µs', value: med('latency_us.p99'), format: (v) => formatMicros(v).replace(' µs', '') },
+  // formatMicros picks µs or ms: the unit stays with each value.
+  { csv: 'p50_us', markdown: 'p50', value: med('latency_us.p50'), format: (v) => formatMicros(v) },
+  { csv: 'p99_us', markdown: 'p99', value: med('latency_us.p99'), format: (v) => formatMicros(v) },
   { csv: 'server_cpu_us_per_op', markdown: 'server CPU µs/op', value: med('server.cpu_us_per_op'), format: fixed(2) },
   { csv: 'syscalls_per_op', markdown: 'syscalls/op', value: med('server.syscalls_per_op'), format: formatSignificant },
   { csv: 'server_cpu_percent', markdown: 'server CPU%', value: med('server.cpu_percent'), format: fixed(0) },

@@ -91,8 +91,10 @@ export function environmentSection(results: ResultsFile): Section {
     groups: [
       {
         title: 'Command line',
-        notes: ['The exact argv of the run (muxbench run …); run it from the same commit to reproduce.'],
-        code: shellQuote(results.command_line),
+        notes: [
+          'To reproduce, run this from the same commit (the git commit is in the table below); the second line is the exact argv, with the paths of that machine.',
+        ],
+        code: `muxbench ${shellQuote(results.command_line.slice(2))}\n${shellQuote(results.command_line)}`,
         figures: [textTable('Machine and options', ['what', 'value'], rows)],
       },
     ],

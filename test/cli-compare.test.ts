@@ -60,6 +60,9 @@ test('incompatible or unreadable inputs exit 2 with the reason', () => {
   assert.equal(missing.code, 2);
   assert.match(missing.err, /kqueue/);
   assert.equal(cli(['compare', path.join(FIXTURES, 'base.json'), path.join(tempRoot(), 'none.json')]).code, 2);
+  const alone = cli(['compare', path.join(FIXTURES, 'base.json'), path.join(FIXTURES, 'base.json'), '--base-strategy', 'epoll']);
+  assert.equal(alone.code, 2);
+  assert.match(alone.err, /epoll against itself in one run: give the other side too/);
 });
 
 test('a run leaves report.html, summary.csv and summary.md next to results.json and appends the summary to the job summary', () => {

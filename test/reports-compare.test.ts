@@ -38,7 +38,7 @@ test('two runs: cells matched by id, cells of one side listed', () => {
   // Every metric of the list is present in these cells (peer-ping and http-rpc have payload, latency, counters).
   assert.equal(m.cells[0].rows.length, 8);
   assert.equal(m.cells[0].rows[0].base.length, 3);
-  assert.match(m.summary.text, /^head vs base: \d+ better, \d+ worse.*, \d+ unchanged; 4 cells compared \(2 only in head\)$/);
+  assert.match(m.summary.text, /^head vs base: \d+ better, \d+ worse.*, \d+ no significant change; 4 cells compared \(2 only in head\)$/);
 
   const fewer = copy(head);
   fewer.cells = fewer.cells.filter((c) => c.id !== 'epoll/peer-ping/unix');
@@ -121,7 +121,7 @@ test('a clear regression is "worse" and counted against the threshold; an unchan
   assert.equal(m.summary.unchanged, 28);
   assert.deepEqual(regressionsOver(m, 10).map((r) => r.row.metric.path), Array(4).fill('server.cpu_us_per_op'));
   assert.deepEqual(regressionsOver(m, 60), []);
-  assert.match(m.summary.text, /^head vs base: 0 better, 4 worse \(\S+ server CPU\/op \+50\.0% \[CI 1\.\d+–1\.\d+\]\), 28 unchanged; 4 cells compared$/);
+  assert.match(m.summary.text, /^head vs base: 0 better, 4 worse \(\S+ server CPU\/op \+50\.0% \[CI 1\.\d+–1\.\d+\]\), 28 no significant change; 4 cells compared$/);
 
   // For a higher-is-better metric a fall is the regression, in positive percent.
   const fewerOps = compareRuns(base, scale(copy(base), 'throughput', 'ops_per_s', 0.8));
@@ -136,7 +136,7 @@ test('a clear regression is "worse" and counted against the threshold; an unchan
   const same = compareRuns(base, copy(base));
   assert.ok(same.cells.every((c) => c.rows.every((r) => r.comparison.verdict === 'no significant change')));
   assert.equal(same.summary.largest_regression, null);
-  assert.match(same.summary.text, /^head vs base: 0 better, 0 worse, 32 unchanged; 4 cells compared$/);
+  assert.match(same.summary.text, /^head vs base: 0 better, 0 worse, 32 no significant change; 4 cells compared$/);
 });
 
 test('absent metrics are skipped; one repetition is too few', () => {

@@ -78,7 +78,7 @@ test('CSV: commas, quotes and line breaks in labels are quoted; absent numbers a
 
 test('Markdown: one row per cell, rounded, the point column only for sweeps', () => {
   const md = summaryMarkdown(results).trimEnd().split('\n');
-  assert.equal(md[0], '| scenario | transport | strategy | ops/s | payload MiB/s | p50 µs | p99 µs | server CPU µs/op | syscalls/op | server CPU% | client busy% | notes |');
+  assert.equal(md[0], '| scenario | transport | strategy | ops/s | payload MiB/s | p50 | p99 | server CPU µs/op | syscalls/op | server CPU% | client busy% | notes |');
   assert.equal(md.length, 2 + results.cells.length);
   const first = results.cells[0];
   assert.ok(md[2].startsWith(`| ${first.scenario} | ${first.transport} | ${first.strategy} | `), md[2]);
