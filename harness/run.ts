@@ -158,6 +158,15 @@ export async function runMatrix(req: RunRequest): Promise<number> {
     log(`\n${sig}: ending the running programs (again to force)…`);
     void endAllProcesses();
   });
+  // Whoever read our output went away (`muxbench run | head`): an
+  // interruption like Ctrl-C -- the programs are ended, results.json and the
+  // report keep what was measured -- instead of a crash on the next write.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' || stop.signal) return;
+    stop.signal = 'SIGPIPE';
+    process.stderr.write('muxbench: the output pipe was closed: ending the running programs; results.json keeps the finished cells\n');
+    void endAllProcesses();
+  });
 
   log(`muxbench run ${runId}: ${plan.cells.length} cells x ${options.repeat} repetitions${options.warmup ? ` (+${options.warmup} warm-up)` : ''} -> ${path.relative(process.cwd(), runDir) || '.'}`);
   for (const u of plan.unavailable) log(`skipped ${u.strategy}: ${u.reason}`);

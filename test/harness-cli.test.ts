@@ -237,3 +237,25 @@ test('SIGINT during a run: exit 130, finished repetitions kept, the cell marked 
   assert.match(out, /interrupted \(\d+ reps\)/);
   assert.match(out, /not run \(interrupted\): 1 cell/);
 });
+
+test('a closed output pipe (muxbench run | head) interrupts the run like Ctrl-C: exit 130, results kept', async () => {
+  const root = fakeRepo();
+  const child = spawn(process.execPath, [CLI, 'run', '--strategies', 'fake', '--repeat', '20', '--warmup', '0', '--cpus', 'none'], {
+    env: { ...process.env, MUXBENCH_ROOT: root },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  // Read the first line, then go away as `head -1` would.
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  child.stdout!.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /the output pipe was closed/);
+  const { dir, results } = latestResults(root);
+  assert.equal(results.status, 'interrupted');
+  const reps = results.cells[0].repetitions;
+  assert.ok(reps.length >= 1 && reps.length < 20, `stopped early, after ${reps.length} repetitions`);
+  assert.equal(reps[0].status, 'ok', 'the repetition finished before the pipe closed is kept');
+  assert.ok(fs.existsSync(path.join(dir, 'report.html')), 'the report is written for what was measured');
+});
