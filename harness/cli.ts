@@ -265,6 +265,13 @@ async function runCommand(argv: RunArgs): Promise<number> {
 
 /* yargs `coerce` helpers: errors become usage errors with the flag named. */
 const size = (flag: string) => (v: unknown) => (v === undefined ? undefined : parseSize(String(v), `--${flag}`));
+/* "5" or "5%" -> 5 (a percentage, 0 or more). */
+const percent = (flag: string) => (v: unknown) => {
+  if (v === undefined) return undefined;
+  const n = Number(String(v).replace(/%$/, ''));
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${flag}: "${String(v)}" is not a percentage (e.g. 5 or 5%)`);
+  return n;
+};
 const count = (flag: string) => (v: unknown) => (v === undefined ? undefined : parseCount(String(v), `--${flag}`));
 /* "10,100,1k" (or the flag repeated) -> [10, 100, 1000], duplicates dropped, order kept. */
 const list = (flag: string, parse: (text: string, what: string) => number) => (v: unknown) => {
@@ -396,22 +403,12 @@ const cli = yargs(hideBin(process.argv))
         .option('fail-on-regression', {
           type: 'string',
           describe: 'Exit 1 when a significant regression is larger than PCT percent',
-          coerce: (v: unknown) => {
-            if (v === undefined) return undefined;
-            const n = Number(String(v).replace(/%$/, ''));
-            if (!Number.isFinite(n) || n < 0) throw new UsageError(`--fail-on-regression: "${String(v)}" is not a percentage (e.g. 5 or 5%)`);
-            return n;
-          },
+          coerce: percent('fail-on-regression'),
         })
         .option('min-effect', {
           type: 'string',
           describe: 'Smallest change that counts, in percent (default 1): smaller significant changes are reported as no change',
-          coerce: (v: unknown) => {
-            if (v === undefined) return undefined;
-            const n = Number(String(v).replace(/%$/, ''));
-            if (!Number.isFinite(n) || n < 0) throw new UsageError(`--min-effect: "${String(v)}" is not a percentage (e.g. 1 or 1%)`);
-            return n;
-          },
+          coerce: percent('min-effect'),
         })
         .option('out', { type: 'string', describe: 'Output folder for compare.md and compare.html (default results/compare-<time>)' })
         .epilog(

@@ -44,8 +44,8 @@ export function encodeBuckets(buckets: ReadonlyArray<readonly [number, number]>)
 }
 
 /* Merges encoded histograms (repetitions of a cell, or the same cell of two
- * runs) and reads the percentiles of the whole. */
-export function mergeEncoded(encoded: ReadonlyArray<string | null | undefined>): LatencyUs | null {
+ * runs) into one and lets `read` look at it before it is freed. */
+export function withMergedHistogram<T>(encoded: ReadonlyArray<string | null | undefined>, read: (h: Histogram) => T): T {
   const total = build({ bitBucketSize: 64, numberOfSignificantValueDigits: 3, autoResize: true });
   try {
     for (const e of encoded) {
@@ -54,10 +54,15 @@ export function mergeEncoded(encoded: ReadonlyArray<string | null | undefined>):
       total.add(h);
       h.destroy();
     }
-    return percentiles(total);
+    return read(total);
   } finally {
     total.destroy();
   }
+}
+
+/* The percentiles of the merged histograms. */
+export function mergeEncoded(encoded: ReadonlyArray<string | null | undefined>): LatencyUs | null {
+  return withMergedHistogram(encoded, percentiles);
 }
 
 function percentiles(h: Histogram): LatencyUs | null {

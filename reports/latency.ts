@@ -2,7 +2,7 @@
  * histograms (results.json `latency_hdr`) merged as harness/stats.ts
  * mergeEncoded does, but read at any percentiles, so a chart can show the
  * tail beyond the p99.9 that latency_merged_us keeps. */
-import { build, decodeFromCompressedBase64 } from 'hdr-histogram-js';
+import { withMergedHistogram } from '../harness/stats.js';
 
 /* The points of the curve; 99.99 needs ≥ 10,000 samples to mean more than "max". */
 export const CURVE_PERCENTILES: readonly number[] = [50, 90, 99, 99.9, 99.99];
@@ -21,22 +21,14 @@ export function latencyCurve(
   encoded: ReadonlyArray<string | null | undefined>,
   percentiles: readonly number[] = CURVE_PERCENTILES,
 ): LatencyCurve | null {
-  // Same histogram settings as stats.ts, so the shared percentiles agree exactly.
-  const total = build({ bitBucketSize: 64, numberOfSignificantValueDigits: 3, autoResize: true });
-  try {
-    for (const e of encoded) {
-      if (!e) continue;
-      const h = decodeFromCompressedBase64(e, 64, false);
-      total.add(h);
-      h.destroy();
-    }
-    if (total.totalCount === 0) return null;
-    return {
-      count: total.totalCount,
-      points: percentiles.map((p) => ({ percentile: p, us: total.getValueAtPercentile(p) / 1000 })),
-      max_us: total.maxValue / 1000,
-    };
-  } finally {
-    total.destroy();
-  }
+  // Merged exactly as the results' latency_merged_us, so the shared percentiles agree.
+  return withMergedHistogram(encoded, (total) =>
+    total.totalCount === 0
+      ? null
+      : {
+          count: total.totalCount,
+          points: percentiles.map((p) => ({ percentile: p, us: total.getValueAtPercentile(p) / 1000 })),
+          max_us: total.maxValue / 1000,
+        },
+  );
 }

@@ -8,61 +8,13 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium } from 'playwright-core';
 import { CLI, tempRoot } from './harness-fixture.js';
+import { CHROMIUM, HOSTILE, openPage } from './browser-fixture.js';
 import { readResults, type ResultsFile } from '../harness/results.js';
 import { renderReport } from '../reports/html.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HOSTILE = `<script>window.__pwned=1</script>"'`;
-
-interface PageReport {
-  errors: string[];
-  canvases: number;
-  drawn: number;
-  /* Canvases with no opaque-ish pixel: charts that did not draw. */
-  blank: string[];
-  pwned: unknown;
-  text: string;
-}
-
-/* Opens the file, waits for the report's script to finish drawing, and reads back every canvas. */
-async function openReport(browser: Browser, file: string): Promise<PageReport> {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
-  try {
-    await page.goto(pathToFileURL(file).href);
-    await page.waitForFunction(() => document.documentElement.hasAttribute('data-charts-drawn'), null, { timeout: 30_000 });
-    const seen = await page.evaluate(() => {
-      const blank: string[] = [];
-      const canvases = [...document.querySelectorAll('canvas')];
-      for (const canvas of canvases) {
-        const ctx = canvas.getContext('2d')!;
-        const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-        let painted = 0;
-        for (let i = 3; i < px.length; i += 4) if (px[i] > 0) painted++;
-        // A chart that failed leaves the canvas transparent; a drawn one paints many thousands of pixels.
-        if (painted < 1000) blank.push(`${canvas.id} (${painted} px)`);
-      }
-      return {
-        canvases: canvases.length,
-        drawn: Number(document.documentElement.getAttribute('data-charts-drawn')),
-        blank,
-        pwned: (window as unknown as { __pwned?: unknown }).__pwned,
-        text: document.body.innerText,
-      };
-    });
-    return { errors, ...seen };
-  } finally {
-    await page.close();
-  }
-}
 
 function smallRun(): ResultsFile {
   const out = path.join(tempRoot(), 'run');
@@ -84,7 +36,7 @@ test('report.html renders every chart in headless Chromium and keeps hostile nam
   try {
     const plain = path.join(dir, 'report.html');
     fs.writeFileSync(plain, renderReport(results));
-    const seen = await openReport(browser, plain);
+    const seen = await openPage(browser, plain);
     assert.deepEqual(seen.errors, []);
     // 2 scenarios x (4 bar charts + syscalls + wake-ups + a latency chart per connection count (2))
     // + 2 x 2 sweeps (connections, handoff) x 3 scaling charts.
@@ -100,7 +52,7 @@ test('report.html renders every chart in headless Chromium and keeps hostile nam
     hostile.command_line.push(HOSTILE);
     const evil = path.join(dir, 'hostile.html');
     fs.writeFileSync(evil, renderReport(hostile));
-    const shown = await openReport(browser, evil);
+    const shown = await openPage(browser, evil);
     assert.deepEqual(shown.errors, []);
     assert.equal(shown.pwned, undefined, 'a name from the results file ran as script');
     assert.ok(shown.text.includes(`${HOSTILE} connections=10 handoff=0 x=${HOSTILE}`), 'the hostile cell name shows as text');

@@ -8,17 +8,15 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium } from 'playwright-core';
 import { REPO, tempRoot } from './harness-fixture.js';
+import { CHROMIUM, HOSTILE, openPage } from './browser-fixture.js';
 import { readResults, type ResultsFile } from '../harness/results.js';
 import { changeText, compareRuns, type ComparisonModel } from '../reports/compare.js';
 import { renderCompare, type CompareChartSpec } from '../reports/compare-html.js';
 import { escapeHtml } from '../reports/html-escape.js';
 import { formatMetric } from '../reports/markdown.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HOSTILE = `<script>window.__pwned=1</script>"'`;
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'compare');
 const base = readResults(path.join(FIXTURES, 'base.json'));
 const head = readResults(path.join(FIXTURES, 'head.json'));
@@ -147,48 +145,6 @@ test('compare.html: hostile strategy names and labels are escaped everywhere', (
   assert.ok(strategies.includes(`<th>${escapeHtml(HOSTILE)}</th>`));
 });
 
-interface PageReport {
-  errors: string[];
-  canvases: number;
-  drawn: number;
-  blank: string[];
-  pwned: unknown;
-  text: string;
-}
-
-async function openPage(browser: Browser, file: string): Promise<PageReport> {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
-  page.on('requestfailed', (r) => errors.push(`request: ${r.url()}`));
-  try {
-    await page.goto(pathToFileURL(file).href);
-    await page.waitForFunction(() => document.documentElement.hasAttribute('data-charts-drawn'), null, { timeout: 10_000 });
-    const seen = await page.evaluate(() => {
-      const blank: string[] = [];
-      const canvases = [...document.querySelectorAll('canvas')];
-      for (const canvas of canvases) {
-        const px = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-        let painted = 0;
-        for (let i = 3; i < px.length; i += 4) if (px[i] > 0) painted++;
-        if (painted < 1000) blank.push(`${canvas.id} (${painted} px)`);
-      }
-      return {
-        canvases: canvases.length,
-        drawn: Number(document.documentElement.getAttribute('data-charts-drawn')),
-        blank,
-        pwned: (window as unknown as { __pwned?: unknown }).__pwned,
-        text: document.body.innerText,
-      };
-    });
-    return { errors, ...seen };
-  } finally {
-    await page.close();
-  }
-}
 
 test('compare.html draws every chart in headless Chromium and keeps hostile names inert', { timeout: 60_000 }, async (t: TestContext) => {
   if (!fs.existsSync(CHROMIUM)) {
@@ -208,7 +164,7 @@ test('compare.html draws every chart in headless Chromium and keeps hostile name
     for (const [name, model] of pages) {
       const file = path.join(dir, `${name}.html`);
       fs.writeFileSync(file, renderCompare(model));
-      const seen = await openPage(browser, file);
+      const seen = await openPage(browser, file, 10_000);
       assert.deepEqual(seen.errors, [], name);
       // All eight compared metrics are measured in these cells.
       assert.equal(seen.canvases, 8, name);
