@@ -1,0 +1,157 @@
+/* Stack folding: `perf script` output (its default format) into Brendan
+ * Gregg's folded stacks ("root;child;leaf count"), the one form every
+ * renderer here reads. Frame names follow flamegraph.pl's conventions so a
+ * folded file from here can also be fed to flamegraph.pl and friends. */
+import path from 'node:path';
+
+export interface Folded {
+  /* Frames root first, joined by ';' -> number of samples. */
+  stacks: Map<string, number>;
+  /* Total samples (sum of stacks). */
+  samples: number;
+  /* CPU nanoseconds one sample stands for (perf's sample period for the cpu-clock event), or null when unknown or not the same for every sample. */
+  periodNs: number | null;
+}
+
+const COMMENT_PREFIX = '# muxbench folded stacks: period_ns=';
+
+/* "<comm> <pid>[/<tid>] [<cpu>] <time>: <rest>". The comm may hold spaces
+ * ("node worker") and perf pads it, so the greedy comm group makes the time
+ * the right-most one and everything is read outward from it. */
+const HEADER = /^(.*\S)\s+(\d+)(?:\/\d+)?\s+(?:\[\d+\]\s+)?\d+\.\d+:\s+(.*)$/;
+/* What follows the time: "[<period>] <event>:" and, in output recorded
+ * without -g, the one frame on the same line. Tracepoint events hold a ':'
+ * themselves ("sched:sched_switch:"), hence the greedy event. */
+const HEADER_REST = /^(?:(\d+)\s+)?(\S+):(?:\s+(.*))?$/;
+/* "<hex ip> <symbol>[+0x<off>] (<dso>)". */
+const FRAME = /^\s*([0-9a-f]+)\s+(.*)$/;
+
+/* gcc's clone suffixes name one source function several ways; flamegraphs
+ * should merge them (settle.constprop.0 and settle are the same code). */
+const CLONE_SUFFIXES = /(?:\.(?:constprop|isra|part)\.\d+|\.cold(?:\.\d+)?)+$/;
+/* Kernel text lives in the top half of the address space on every 64-bit
+ * Linux; a bracketed dso there is the kernel or one of its modules. */
+const KERNEL_HALF = 0x8000_0000_0000_0000n;
+
+function isKernelDso(dso: string, ip: string): boolean {
+  if (dso.startsWith('[kernel') || dso.endsWith('vmlinux')) return true;
+  // Modules print as "[nf_tables]", and output without the dso column has
+  // only the address; [vdso] is user code at a user address, [vsyscall] the
+  // one user page up there.
+  if (dso === '[vsyscall]' || (dso !== '' && (!dso.startsWith('[') || dso === '[unknown]'))) return false;
+  return BigInt(`0x${ip}`) >= KERNEL_HALF;
+}
+
+function frameName(ip: string, text: string): string {
+  let symbol = text.trim();
+  let dso = '';
+  // The dso is the last parenthesised group: C++ and JS symbols hold " (" themselves.
+  const open = symbol.lastIndexOf(' (');
+  if (symbol.endsWith(')') && open >= 0) {
+    dso = symbol.slice(open + 2, -1);
+    symbol = symbol.slice(0, open).trim();
+  }
+  symbol = symbol.replace(/\+0x[0-9a-f]+$/, '').replace(CLONE_SUFFIXES, '');
+  let name: string;
+  if (symbol === '' || symbol === '[unknown]') {
+    if (dso === '' || dso === '[unknown]') name = '[unknown]';
+    else if (dso.startsWith('[')) name = dso;
+    else name = `[${path.posix.basename(dso)}]`;
+  } else {
+    name = symbol;
+  }
+  // ';' separates frames in the folded format.
+  name = name.replace(/;/g, ':');
+  return isKernelDso(dso, ip) ? `${name}_[k]` : name;
+}
+
+interface Sample {
+  comm: string;
+  /* Leaf first, as perf prints them. */
+  frames: string[];
+}
+
+/* Folds `perf script` text. Lines that are neither a sample header nor a
+ * frame of one (perf's warnings, blank lines) are skipped. */
+export function foldPerfScript(text: string): Folded {
+  const stacks = new Map<string, number>();
+  let samples = 0;
+  let event: string | null = null;
+  let period: number | null = null;
+  let periodKnown = true;
+  let current: Sample | null = null;
+
+  const finish = () => {
+    if (!current) return;
+    const key = [current.comm, ...current.frames.reverse()].join(';');
+    stacks.set(key, (stacks.get(key) ?? 0) + 1);
+    samples++;
+    current = null;
+  };
+
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') {
+      finish();
+      continue;
+    }
+    const startsIndented = /^\s/.test(line);
+    if (!startsIndented) {
+      const header = HEADER.exec(line);
+      const rest = header && HEADER_REST.exec(header[3]);
+      if (!header || !rest) continue;
+      finish();
+      const [, periodText, eventName, inlineFrame] = rest;
+      if (event === null) event = eventName;
+      else if (eventName !== event) periodKnown = false;
+      const samplePeriod = periodText === undefined ? null : Number(periodText);
+      if (samplePeriod === null) periodKnown = false;
+      else if (period === null) period = samplePeriod;
+      else if (samplePeriod !== period) periodKnown = false;
+      current = { comm: header[1].trim().replace(/;/g, ':'), frames: [] };
+      const frame = inlineFrame && FRAME.exec(inlineFrame);
+      if (frame) current.frames.push(frameName(frame[1], frame[2]));
+      continue;
+    }
+    const frame = FRAME.exec(line);
+    if (frame && current) current.frames.push(frameName(frame[1], frame[2]));
+  }
+  finish();
+  return { stacks, samples, periodNs: periodKnown && period !== null && period > 0 ? period : null };
+}
+
+export function formatFolded(f: Folded): string {
+  const lines = [...f.stacks.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([stack, count]) => `${stack} ${count}\n`);
+  return `${COMMENT_PREFIX}${f.periodNs ?? 'unknown'}\n${lines.join('')}`;
+}
+
+/* Reads formatFolded's output and plain folded files (flamegraph.pl's
+ * stackcollapse-*.pl, 0x's, ...). The count follows the LAST space because
+ * frame names (C++ templates, JS functions) hold spaces. A stack seen twice
+ * adds up, as flamegraph.pl does. Counts are whole samples. */
+export function parseFolded(text: string): Folded {
+  const stacks = new Map<string, number>();
+  let samples = 0;
+  let periodNs: number | null = null;
+  const lines = text.split('\n');
+  lines.forEach((raw, index) => {
+    const line = raw.replace(/\r$/, '');
+    if (line.trim() === '') return;
+    if (line.startsWith('#')) {
+      if (line.startsWith(COMMENT_PREFIX)) {
+        const value = line.slice(COMMENT_PREFIX.length).trim();
+        periodNs = /^\d+(\.\d+)?$/.test(value) && Number(value) > 0 ? Number(value) : null;
+      }
+      return;
+    }
+    const space = line.lastIndexOf(' ');
+    const stack = space > 0 ? line.slice(0, space) : '';
+    const countText = space > 0 ? line.slice(space + 1) : '';
+    if (stack.trim() === '' || !/^\d+$/.test(countText)) {
+      throw new Error(`folded stacks line ${index + 1}: expected "frame;frame;... <count>", got ${JSON.stringify(line.slice(0, 200))}`);
+    }
+    const count = Number(countText);
+    stacks.set(stack, (stacks.get(stack) ?? 0) + count);
+    samples += count;
+  });
+  return { stacks, samples, periodNs };
+}
