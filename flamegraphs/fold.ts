@@ -155,3 +155,18 @@ export function parseFolded(text: string): Folded {
   });
   return { stacks, samples, periodNs };
 }
+
+/* The same profile with its root frames (thread names) renamed; stacks that
+ * end up equal add up. Two strategies' programs have different names
+ * (muxbench-epoll, muxbench-io_uri), so a differential profile of the two
+ * lines up only once their threads share one name. */
+export function renameThreads(f: Folded, rename: (thread: string) => string): Folded {
+  const stacks = new Map<string, number>();
+  for (const [stack, count] of f.stacks) {
+    const cut = stack.indexOf(';');
+    const thread = cut < 0 ? stack : stack.slice(0, cut);
+    const key = rename(thread).replace(/;/g, ':') + (cut < 0 ? '' : stack.slice(cut));
+    stacks.set(key, (stacks.get(key) ?? 0) + count);
+  }
+  return { stacks, samples: f.samples, periodNs: f.periodNs };
+}
