@@ -1,0 +1,143 @@
+/* Differential profiles: where does head spend more (or less) than base per
+ * operation? Two runs rarely do the same number of operations in their
+ * profiled window, so raw sample counts are not comparable; each stack's
+ * cost is divided by its own side's operations first. */
+import type { Folded } from './fold.js';
+import { changeColour, LESS_SWATCH, MORE_SWATCH, SAME_SWATCH } from './colour.js';
+import { diffLines, formatNumber, type DiffContext } from './labels.js';
+import { pageTree, renderFlamePage } from './page-shell.js';
+import { drawFlameSvg } from './svg-draw.js';
+import { buildTree, type FlameNode } from './tree.js';
+
+export interface DiffSide {
+  folded: Folded;
+  ops: number;
+  label: string;
+}
+
+export interface DiffResult {
+  base: DiffSide;
+  head: DiffSide;
+  unit: 'ns/op' | 'samples/op';
+  /* Per stack: base and head cost per operation. */
+  stacks: Map<string, { base: number; head: number }>;
+  totalBase: number;
+  totalHead: number;
+}
+
+/* Cost per operation: CPU nanoseconds when both sides know what a sample is
+ * worth (they may differ: each side uses its own period), else samples. */
+export function diffProfiles(base: DiffSide, head: DiffSide): DiffResult {
+  for (const side of [base, head]) {
+    if (!(side.ops > 0) || !Number.isFinite(side.ops)) throw new Error(`diffProfiles: ${side.label} has ${side.ops} operations; a cost per operation needs a positive count`);
+  }
+  const nanoseconds = base.folded.periodNs !== null && head.folded.periodNs !== null;
+  const perOp = (side: DiffSide) => {
+    const worth = nanoseconds ? side.folded.periodNs! : 1;
+    return (count: number) => (count * worth) / side.ops;
+  };
+  const baseCost = perOp(base);
+  const headCost = perOp(head);
+  const stacks = new Map<string, { base: number; head: number }>();
+  for (const [stack, count] of base.folded.stacks) stacks.set(stack, { base: baseCost(count), head: 0 });
+  for (const [stack, count] of head.folded.stacks) {
+    const entry = stacks.get(stack) ?? { base: 0, head: 0 };
+    entry.head = headCost(count);
+    stacks.set(stack, entry);
+  }
+  return {
+    base,
+    head,
+    unit: nanoseconds ? 'ns/op' : 'samples/op',
+    stacks,
+    totalBase: baseCost(base.folded.samples),
+    totalHead: headCost(head.folded.samples),
+  };
+}
+
+/* Labels end up on one comment line. */
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+/* Enough decimals that the smallest non-zero cost keeps three significant
+ * digits (samples/op are often tiny fractions), at least three. */
+function decimalsFor(values: number[]): number {
+  const smallest = Math.min(...values.filter((v) => v > 0));
+  if (!Number.isFinite(smallest)) return 3;
+  return Math.min(12, Math.max(3, Math.ceil(-Math.log10(smallest)) + 2));
+}
+
+/* flamegraph.pl's difffolded format ("stack base head", as difffolded.pl
+ * writes it), values per operation; `flamegraph.pl` reads it directly. */
+export function formatDiffFolded(d: DiffResult): string {
+  const entries = [...d.stacks].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const decimals = decimalsFor(entries.flatMap(([, v]) => [v.base, v.head]));
+  const header =
+    `# muxbench diff folded: unit=${d.unit} base=${oneLine(d.base.label)} (${d.base.ops} ops) head=${oneLine(d.head.label)} (${d.head.ops} ops)\n` +
+    `# columns: stack, base cost per op, head cost per op\n`;
+  return header + entries.map(([stack, v]) => `${stack} ${v.base.toFixed(decimals)} ${v.head.toFixed(decimals)}\n`).join('');
+}
+
+function diffTree(d: DiffResult): FlameNode {
+  return buildTree([...d.stacks].map(([stack, v]): [string, number[]] => [stack, [v.base, v.head]]), 2);
+}
+
+export function diffHeadline(d: DiffResult): string {
+  const ratio = d.totalBase > 0 ? ` (${(d.totalHead / d.totalBase).toFixed(2)}× base)` : '';
+  return `${oneLine(d.head.label)} costs ${formatNumber(d.totalHead)} ${d.unit} vs ${oneLine(d.base.label)} ${formatNumber(d.totalBase)} ${d.unit}${ratio}`;
+}
+
+function context(d: DiffResult): DiffContext {
+  return { unit: d.unit, baseLabel: oneLine(d.base.label), headLabel: oneLine(d.head.label) };
+}
+
+const colourOf = (n: FlameNode) => changeColour(n.values[0], n.values[1]);
+
+function legend(d: DiffResult) {
+  const ctx = context(d);
+  return [
+    { colour: MORE_SWATCH, label: `${ctx.headLabel} costs more per op here` },
+    { colour: LESS_SWATCH, label: `${ctx.headLabel} costs less per op here` },
+    { colour: SAME_SWATCH, label: 'same cost' },
+  ];
+}
+
+function notes(d: DiffResult): string[] {
+  const worth = d.unit === 'ns/op' ? 'samples × sample period (ns)' : 'samples (a sample period is unknown on a side)';
+  return [
+    `Cost per operation = ${worth} ÷ operations: ${oneLine(d.base.label)} ${d.base.ops} ops, ${d.base.folded.samples} samples; ${oneLine(d.head.label)} ${d.head.ops} ops, ${d.head.folded.samples} samples.`,
+    'Colour: the change of a frame’s inclusive cost per operation relative to the larger side (a frame only one side has is full red or full blue). Width: that view’s side. Click to zoom, "Reset zoom" to go back.',
+  ];
+}
+
+export function renderDiffHtml(d: DiffResult, meta: { title: string; subtitle?: string }): string {
+  const ctx = context(d);
+  const tree = diffTree(d);
+  const tip = (n: FlameNode) => diffLines(n, ctx);
+  return renderFlamePage({
+    title: meta.title,
+    subtitle: meta.subtitle,
+    headline: diffHeadline(d),
+    legend: [...legend(d), { colour: '#e600e6', label: 'search match' }],
+    views: [
+      { id: 'head', label: `${ctx.headLabel}’s profile, coloured by change vs ${ctx.baseLabel}`, tree: pageTree(tree, 1, colourOf, tip) },
+      { id: 'base', label: `${ctx.baseLabel}’s profile, coloured by change (what ${ctx.headLabel} removed is blue)`, tree: pageTree(tree, 0, colourOf, tip) },
+    ],
+    notes: notes(d),
+  });
+}
+
+/* The head view: head's shape, coloured by change vs base. */
+export function renderDiffSvg(d: DiffResult, meta: { title: string; subtitle?: string }): string {
+  const ctx = context(d);
+  return drawFlameSvg({
+    root: diffTree(d),
+    side: 1,
+    title: meta.title,
+    subtitle: [meta.subtitle, diffHeadline(d)].filter(Boolean).join(' — '),
+    colour: colourOf,
+    tooltip: (n) => diffLines(n, ctx),
+    legend: legend(d),
+  });
+}
