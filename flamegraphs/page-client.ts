@@ -39,6 +39,8 @@ export const CLIENT_SCRIPT = String.raw`
       })
       .setSearchMatch(matches)
       .setSearchHandler(function (results, sum, total) {
+        // Every view is searched; the line speaks for the one on screen.
+        if (view.id !== current) return;
         details.textContent = results.length
           ? 'search: ' + results.length + ' frames, ' + (total > 0 ? ((100 * sum) / total).toFixed(2) : '0') + '% of ' + view.label
           : '';
@@ -71,6 +73,7 @@ export const CLIENT_SCRIPT = String.raw`
       document.querySelectorAll('button[data-view]').forEach(function (b) {
         b.setAttribute('aria-pressed', String(b === button));
       });
+      applySearch();
     });
   });
 

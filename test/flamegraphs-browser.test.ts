@@ -83,6 +83,7 @@ test('flamegraph pages work in headless Chromium and keep hostile names inert', 
     // Search is substring matching: a regular-expression metacharacter is harmless.
     await page.locator('#search').fill('tcp_sendmsg');
     await assertEventually(async () => (await page.locator('#view-profile rect[fill="#e600e6"]').count()) > 0, 'search highlights');
+    assert.match((await page.locator('#details').textContent()) ?? '', /^search: \d+ frames, [\d.]+% of the profile$/);
     await page.locator('#search').fill('(');
     await page.locator('#search').fill('');
     await assertEventually(async () => (await page.locator('#view-profile rect[fill="#e600e6"]').count()) === 0, 'search cleared');
@@ -102,6 +103,8 @@ test('flamegraph pages work in headless Chromium and keep hostile names inert', 
     assert.equal(await p2.locator('#view-base').isVisible(), true);
     assert.equal(await p2.locator('#view-head').isVisible(), false);
     assert.ok((await drawnRects(p2, 'base')) > 20);
+    await p2.locator('#search').fill('tcp_');
+    assert.match((await p2.locator('#details').textContent()) ?? '', /^search: \d+ frames, [\d.]+% of poll <script>.*’s profile, coloured by change \(what/, 'the search line speaks for the view on screen');
     // In base's shape, what head no longer has (the hostile frame, poll's own code) is blue.
     const removed = p2.locator('#view-base g.frame', { hasText: HOSTILE }).first().locator('rect');
     const fill = (await removed.getAttribute('fill')) ?? '';
