@@ -89,7 +89,7 @@ export function foldPerfScript(text: string): Folded {
     current = null;
   };
 
-  for (const line of text.split('\n')) {
+  for (const line of text.split(/\r?\n/)) {
     if (line.trim() === '') {
       finish();
       continue;

@@ -142,6 +142,11 @@ test('robust to warnings, blank lines, header-only samples, other events and cha
   assert.equal(mixed.periodNs, null, 'another event');
   assert.equal(foldPerfScript('x 12 1.5: cpu-clock: \n\tabc main (/bin/x)\n').periodNs, null, 'no period printed');
   assert.deepEqual(foldPerfScript('').samples, 0);
+
+  // Recorded without -g: the one frame follows the event on the header line.
+  const flat = foldPerfScript('perf 12 [000] 1.5:    1000 cpu-clock:  ffffffff81000130 do_syscall_64+0x46 ([kernel.kallsyms])\r\nperf 12 [000] 1.6:    1000 cpu-clock:  4011 main+0x1 (/bin/perf)\r\n');
+  assert.deepEqual([...flat.stacks], [['perf;do_syscall_64_[k]', 1], ['perf;main', 1]]);
+  assert.equal(flat.periodNs, 1000);
 });
 
 test('frame naming details: ; in names, kernel modules and vdso, dso-less frames', () => {
