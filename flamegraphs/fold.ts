@@ -51,7 +51,8 @@ function frameName(ip: string, text: string): string {
     dso = symbol.slice(open + 2, -1);
     symbol = symbol.slice(0, open).trim();
   }
-  symbol = symbol.replace(/\+0x[0-9a-f]+$/, '').replace(CLONE_SUFFIXES, '');
+  // Symbol versions (__libc_start_main@@GLIBC_2.34) name the same function as the plain symbol.
+  symbol = symbol.replace(/\+0x[0-9a-f]+$/, '').replace(/@@?[A-Za-z0-9_.]+$/, '').replace(CLONE_SUFFIXES, '');
   let name: string;
   if (symbol === '' || symbol === '[unknown]') {
     if (dso === '' || dso === '[unknown]') name = '[unknown]';

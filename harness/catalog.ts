@@ -15,12 +15,18 @@ import { NOT_BUILT_HINT } from './paths.js';
 export const TRANSPORTS = ['tcp', 'unix'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
+/* What kind of program a strategy is: profilers need to know (a Node
+ * program needs its perf map, and 0x and clinic wrap only Node programs). */
+export const RUNTIMES = ['native', 'node'] as const;
+export type Runtime = (typeof RUNTIMES)[number];
+
 export interface StrategyVariant {
   name: string;
   mechanism: string;
   /* argv relative to the repository root; the harness appends --protocol/--listen. */
   command: string[];
   args: string[];
+  runtime: Runtime;
   protocols: string[];
   transports: Transport[];
   /* Manifest path relative to the root, for messages. */
@@ -180,6 +186,8 @@ export function parseManifest(data: unknown, rel: string, root: string): Strateg
         throw new CatalogError(rel, `${at}.transports`, `contains "${t}"; known transports: ${TRANSPORTS.join(', ')}`);
       }
     }
+    const runtime = v.runtime === undefined ? 'native' : v.runtime;
+    if (!(RUNTIMES as readonly unknown[]).includes(runtime)) throw new CatalogError(rel, `${at}.runtime`, `must be one of ${RUNTIMES.join(', ')}`);
     const exe = findExecutable(command[0], root);
     if (v.probe !== undefined && typeof v.probe !== 'boolean') throw new CatalogError(rel, `${at}.probe`, 'must be true or false');
     const limitations: Record<string, string> = {};
@@ -195,6 +203,7 @@ export function parseManifest(data: unknown, rel: string, root: string): Strateg
       mechanism: str(v, 'mechanism', rel, `${at}.mechanism`)!,
       command,
       args,
+      runtime: runtime as Runtime,
       protocols,
       transports: transports as Transport[],
       manifest: rel,

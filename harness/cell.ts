@@ -17,6 +17,7 @@ import { measure, parseResult, parseSnapshot, ServerSnapshot } from './metrics.j
 import { Repetition } from './results.js';
 import { errorMessage } from './errors.js';
 import { encodeBuckets } from './stats.js';
+import type { WindowProfiler } from '../flamegraphs/profilers.js';
 
 export interface RepetitionContext {
   root: string;
@@ -28,6 +29,9 @@ export interface RepetitionContext {
   timeoutS: number;
   /* Run folder; stderr logs go to <runDir>/logs/. */
   runDir: string;
+  /* The profiled repetition (rep 0): a profiler that watches the server
+   * during the window; its numbers stay out of the statistics. */
+  profiler?: WindowProfiler;
 }
 
 /* Bounded waits for the phases outside the measured work. */
@@ -83,10 +87,16 @@ function makeSocketDir(): string {
   return dir;
 }
 
-export function logName(cell: CellPlan, rep: number, role: 'server' | 'loadgen'): string {
+/* "epoll-peer-ping-tcp", "epoll-http-rpc-tcp-connections100": names the
+ * cell's files (logs, flamegraphs). */
+export function cellStem(cell: CellPlan): string {
   const point = cell.label ? `-${cell.label.replace(/[ =]/g, (c) => (c === ' ' ? '-' : ''))}` : '';
-  const which = rep < 0 ? `warmup${-rep}` : `rep${rep}`;
-  return path.join('logs', `${cell.variant.name}-${cell.scenario.name}-${cell.transport}${point}-${which}.${role}.log`);
+  return `${cell.variant.name}-${cell.scenario.name}-${cell.transport}${point}`;
+}
+
+export function logName(cell: CellPlan, rep: number, role: 'server' | 'loadgen'): string {
+  const which = rep < 0 ? `warmup${-rep}` : rep === 0 ? 'profile' : `rep${rep}`;
+  return path.join('logs', `${cellStem(cell)}-${which}.${role}.log`);
 }
 
 async function snapshot(server: NativeProcess): Promise<ServerSnapshot> {
@@ -140,14 +150,20 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
   const out: Repetition = { rep, status: 'failed', wall_s: 0, logs };
   const warnings: string[] = [];
 
+  let serverExitMs: number | undefined;
+
   try {
+    const argv = serverArgv(cell, listen, ctx.verifyChecksum);
+    const launch = ctx.profiler ? ctx.profiler.launch(argv) : { argv, env: undefined, exitGraceMs: undefined };
     const server = startProcess({
       label: `${cell.variant.name} server`,
-      argv: serverArgv(cell, listen, ctx.verifyChecksum),
+      argv: launch.argv,
+      env: launch.env,
       cwd: ctx.root,
       cpus: pinning.pinned ? pinning.server : null,
       stderrLog: path.join(ctx.runDir, logs.server),
     });
+    serverExitMs = launch.exitGraceMs;
     procs.push(server);
     const listening = await server.waitFor('listening', LISTEN_TIMEOUT_MS);
     if (typeof listening.address !== 'string' || !/^(tcp|unix):/.test(listening.address)) {
@@ -170,6 +186,8 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
     }
     await waitForAccepts(server, loadgen, cell.params.connections);
 
+    // The profiler's attach (perf: a few hundred ms) stays outside the window.
+    if (ctx.profiler) await ctx.profiler.start(typeof listening.pid === 'number' ? listening.pid : server.pid);
     const a = await snapshot(server);
     const resultEvent = loadgen.waitFor('result', ctx.timeoutS * 1000 + RESULT_GRACE_MS);
     loadgen.send({ cmd: 'go' });
@@ -187,6 +205,7 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
       if (serverDied) await serverGone; // rejects with the server's exit and stderr
       throw err;
     }
+    if (ctx.profiler) await ctx.profiler.stop();
     const result = parseResult(resultLine);
     const b = await snapshot(server);
 
@@ -204,7 +223,9 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
     out.error = errorMessage(err);
   } finally {
     // Teardown is part of every outcome: exit commands first, then signals.
-    await Promise.all(procs.map((p) => p.end()));
+    // A server under a profiling tool gets the tool's time to write its files.
+    await Promise.all(procs.map((p, i) => (i === 0 && serverExitMs ? p.end(serverExitMs) : p.end())));
+    if (ctx.profiler) await ctx.profiler.close();
     for (const p of procs) {
       const problem = describeSignalled(p);
       if (problem) warnings.push(problem);

@@ -2,6 +2,7 @@
 /* muxbench: the one command line of the workbench.
  *
  *   muxbench run     run the benchmark matrix and write results/<run-id>/results.json
+ *   muxbench profile a short run of a few cells with flamegraphs of their servers
  *   muxbench summary print the summary table of a results.json (validated)
  *   muxbench report  write report.html, summary.csv and summary.md of a run
  *   muxbench compare compare two runs (or two strategies) with confidence intervals
@@ -28,6 +29,10 @@ import { renderTable } from './table.js';
 import { ensureFdLimit } from './fdlimit.js';
 import { formatBytes, parseCount, parseSeconds, parseSize } from './units.js';
 import type { Params } from './catalog.js';
+import { CALL_GRAPHS, DEFAULT_PERF, probePerf, type CallGraph } from '../flamegraphs/perf.js';
+import { PROFILERS, type ProfileRequest, type ProfilerName } from '../flamegraphs/profilers.js';
+import { probeNodeTool } from '../flamegraphs/node-tools.js';
+import { diffComparedCells } from '../flamegraphs/compare-diff.js';
 
 const root = repoRoot();
 /* The servers' own bound (HUB_MAX_WORKERS in strategies/core/hub.h). */
@@ -103,7 +108,7 @@ function listCommand(catalog: Catalog, json: boolean): number {
 function reportCommand(file: string, out: string | undefined): number {
   const results = readResults(file);
   const from = fs.statSync(file).isDirectory() ? file : path.dirname(file);
-  const files = writeRunReports(results, out ? path.resolve(out) : from);
+  const files = writeRunReports(results, out ? path.resolve(out) : from, from);
   for (const f of files) process.stdout.write(`wrote ${shownPath(f)}\n`);
   return 0;
 }
@@ -116,6 +121,7 @@ interface CompareArgs {
   failOnRegression?: number;
   minEffect?: number;
   out?: string;
+  flamegraphs: boolean;
 }
 
 /* Relative to the current folder when inside it, else absolute. */
@@ -124,16 +130,26 @@ function shownPath(file: string): string {
   return rel && !rel.startsWith('..') ? rel : file;
 }
 
+/* The folder of a results.json given as a file or as its folder. */
+function runFolder(arg: string): string {
+  const p = path.resolve(arg);
+  return fs.statSync(p).isDirectory() ? p : path.dirname(p);
+}
+
 function compareCommand(argv: CompareArgs): number {
   const base = readResults(path.resolve(argv.base));
   const head = readResults(path.resolve(argv.head));
   const model = compareRuns(base, head, { baseStrategy: argv.baseStrategy, headStrategy: argv.headStrategy, minEffectPercent: argv.minEffect });
   const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
   const dir = argv.out ? path.resolve(argv.out) : path.join(root, 'results', `compare-${stamp}`);
+  if (argv.flamegraphs) {
+    model.flamegraphs = diffComparedCells(model, { results: base, dir: runFolder(argv.base) }, { results: head, dir: runFolder(argv.head) }, dir);
+  }
   const { markdown, files } = writeCompareOutputs(model, dir);
   const log = (line: string) => process.stdout.write(line + '\n');
   log(model.summary.text);
   for (const f of files) log(`wrote ${shownPath(f)}`);
+  for (const f of model.flamegraphs ?? []) log(f.files ? `wrote ${shownPath(path.join(dir, f.files.html))}` : `no differential flamegraph for ${f.key}: ${f.problem}`);
   appendStepSummary(markdown, log);
   if (argv.failOnRegression === undefined) return 0;
   const problems = gateProblems(model, argv.failOnRegression);
@@ -180,6 +196,32 @@ interface RunArgs {
   verifyChecksum: boolean;
   timeout: number;
   cpus?: string;
+  profile: boolean;
+  callGraph: CallGraph;
+  profileFrequency?: number;
+  nodeProfiler: ProfilerName;
+}
+
+/* --profile: perf for native servers (and Node, with V8's perf map), or a
+ * Node tool for Node programs. What cannot work here is said once, and the
+ * run goes on without it. */
+function profileRequest(argv: RunArgs): { request: ProfileRequest | null; problem?: string } {
+  if (!argv.profile) return { request: null };
+  const perf = probePerf();
+  let node = argv.nodeProfiler;
+  if (node !== 'perf') {
+    const tool = probeNodeTool(node, root);
+    if (!tool.usable) {
+      process.stderr.write(`note: --node-profiler ${node} cannot run here (${tool.reason}); the Node strategy is profiled with perf instead\n`);
+      node = 'perf';
+    }
+  }
+  const request: ProfileRequest = {
+    perf: { callGraph: argv.callGraph, frequencyHz: argv.profileFrequency ?? DEFAULT_PERF.frequencyHz },
+    perfUsable: perf.usable,
+    node,
+  };
+  return { request, problem: perf.usable ? undefined : perf.reason };
 }
 
 async function runCommand(argv: RunArgs): Promise<number> {
@@ -238,10 +280,13 @@ async function runCommand(argv: RunArgs): Promise<number> {
 
   const repeat = argv.repeat ?? (argv.quick ? 1 : 3);
   const warmup = argv.warmup ?? (argv.quick ? 0 : 1);
+  const profiling = profileRequest(argv);
   return runMatrix({
     root,
     plan,
     pinning,
+    profile: profiling.request,
+    profileProblem: profiling.problem,
     outDir: argv.out ? path.resolve(argv.out) : null,
     options: {
       strategies: strategies ?? null,
@@ -259,6 +304,9 @@ async function runCommand(argv: RunArgs): Promise<number> {
       verify_checksum: argv.verifyChecksum,
       timeout_s: argv.timeout,
       cpus: argv.cpus ?? '0,1',
+      profile: profiling.request
+        ? { call_graph: profiling.request.perf.callGraph, frequency_hz: profiling.request.perf.frequencyHz, node: profiling.request.node, perf_problem: profiling.problem ?? null }
+        : null,
     },
   });
 }
@@ -282,6 +330,39 @@ const list = (flag: string, parse: (text: string, what: string) => number) => (v
 };
 const countList = (flag: string, allowZero = false) => list(flag, (t, w) => parseCount(t, w, { allowZero }));
 const sizeList = (flag: string) => list(flag, (t, w) => parseSize(t, w));
+
+/* The flags of `run` (and of `profile`, which is a run of one cell). */
+const RUN_OPTIONS = {
+  'strategies': { type: 'string', describe: 'Comma list of strategy variants (default: all that are built)' },
+  'scenarios': { type: 'string', describe: 'Comma list of scenarios (default: all)' },
+  'transports': { type: 'string', describe: `Comma list of transports: ${TRANSPORTS.join(',')} (default: both)` },
+  'connections': { type: 'string', describe: "Connections per cell (overrides the scenario's value); a list sweeps, e.g. 10,100,1000,10000", coerce: countList('connections') },
+  'active': { type: 'string', describe: "How many of the connections work (default: the scenario's, usually all); the rest stay connected and idle", coerce: count('active') },
+  'depth': { type: 'string', describe: 'Requests in flight per active connection (peer-ping, peer-idle, http-rpc, peer-relay)', coerce: count('depth') },
+  'message-size': { type: 'string', describe: 'Ping payload bytes (peer-ping, peer-idle; default 8 = the nonce); a list sweeps, e.g. 128,512,1000', coerce: sizeList('message-size') },
+  'rate': { type: 'string', describe: 'Open loop: total operations per second sent on a fixed schedule, latency from the intended send time (peer-ping, peer-idle, http-rpc); a list sweeps', coerce: countList('rate') },
+  'handoff': { type: 'string', describe: "Worker threads that build every reply and wake the strategy's loop (0 = none); a list sweeps, e.g. 0,4", coerce: countList('handoff', true) },
+  'requests': { type: 'string', describe: 'Requests/round trips in total, e.g. 200k', coerce: count('requests') },
+  'bytes': { type: 'string', describe: 'Bytes to transfer in bulk scenarios, e.g. 1G, 64M', coerce: size('bytes') },
+  'chunk': { type: 'string', describe: 'Piece size in bulk scenarios, e.g. 64K', coerce: size('chunk') },
+  'repeat': { type: 'string', describe: 'Repetitions per cell (default 3, or 1 with --quick)', coerce: count('repeat') },
+  'warmup': { type: 'string', describe: 'Warm-up repetitions per cell before the measured ones, kept out of the statistics (default 1, or 0 with --quick)', coerce: (v: unknown) => (v === undefined ? undefined : parseCount(String(v), '--warmup', { allowZero: true })) },
+  'quick': { type: 'boolean', default: false, describe: 'Small workloads (each scenario\'s "quick" values) for a fast check' },
+  'out': { type: 'string', describe: 'Output folder (default results/<run-id>; results/latest follows runs under results/)' },
+  'verify-checksum': { type: 'boolean', default: false, describe: 'Peer protocol: verify SHA256d of every payload (models a node\'s CPU cost)' },
+  'counters': { type: 'boolean', default: true, describe: "Count the servers' syscalls; --no-counters turns counting off, to measure what counting costs (syscall metrics are then absent)" },
+  'timeout': { type: 'string', default: '120', describe: 'Seconds allowed for the work of one repetition', coerce: (v: unknown) => parseSeconds(String(v), '--timeout') },
+  'cpus': { type: 'string', describe: 'Pinning with taskset: SERVER_CPU,LOADGEN_CPU (default 0,1 when the machine has 2+ CPUs), SERVER_CPUS/LOADGEN_CPUS as lists (e.g. 0/1-3), or none' },
+  'loadgen-wait': { choices: LOADGEN_WAITS, default: 'adaptive' as LoadgenWait, describe: "How the load generator waits: adaptive polls and naps (1% of the latency) while latency is over 0.5 ms, so the server's writes do not pay for waking it (as with a client on another machine); block always sleeps in epoll_wait" },
+  'loadgen-threads': { type: 'string', describe: 'Load generator threads, each with its own epoll loop and a share of the connections (default 1); add some when cells are client-bound, with CPUs for them in --cpus', coerce: count('loadgen-threads') },
+} as const;
+
+const PROFILE_OPTIONS = {
+  profile: { type: 'boolean', default: false, describe: 'After the measured repetitions of each cell, one more with a profiler on the server (kept out of the statistics): folded stacks, flamegraph HTML and SVG, speedscope JSON in <run>/flamegraphs/, linked from the report' },
+  'call-graph': { choices: CALL_GRAPHS, default: 'fp' as CallGraph, describe: 'How perf walks stacks: fp (frame pointers: cheap; frames inside system libraries built without them may be cut short) or dwarf (unwinds any code, with more overhead and bigger files)' },
+  'profile-frequency': { type: 'string', describe: `perf samples per second of CPU (default ${DEFAULT_PERF.frequencyHz})`, coerce: (v: unknown) => (v === undefined ? undefined : parseCount(String(v), '--profile-frequency')) },
+  'node-profiler': { choices: PROFILERS, default: 'perf' as ProfilerName, describe: "Profiler of the Node strategy: perf (with V8's perf map; the measured window only, comparable with the native servers), 0x (flamegraph of the whole process), clinic-flame or clinic-doctor" },
+} as const;
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('muxbench')
@@ -308,28 +389,8 @@ const cli = yargs(hideBin(process.argv))
             'between two counter snapshots, repeats, and writes results/<run-id>/results.json (results/latest points at it).\n' +
             'Sizes take binary suffixes (512K, 64M, 1G = 1GiB); counts take decimal ones (20k, 1M).',
         )
-        .option('strategies', { type: 'string', describe: 'Comma list of strategy variants (default: all that are built)' })
-        .option('scenarios', { type: 'string', describe: 'Comma list of scenarios (default: all)' })
-        .option('transports', { type: 'string', describe: `Comma list of transports: ${TRANSPORTS.join(',')} (default: both)` })
-        .option('connections', { type: 'string', describe: "Connections per cell (overrides the scenario's value); a list sweeps, e.g. 10,100,1000,10000", coerce: countList('connections') })
-        .option('active', { type: 'string', describe: "How many of the connections work (default: the scenario's, usually all); the rest stay connected and idle", coerce: count('active') })
-        .option('depth', { type: 'string', describe: 'Requests in flight per active connection (peer-ping, peer-idle, http-rpc, peer-relay)', coerce: count('depth') })
-        .option('message-size', { type: 'string', describe: 'Ping payload bytes (peer-ping, peer-idle; default 8 = the nonce); a list sweeps, e.g. 128,512,1000', coerce: sizeList('message-size') })
-        .option('rate', { type: 'string', describe: 'Open loop: total operations per second sent on a fixed schedule, latency from the intended send time (peer-ping, peer-idle, http-rpc); a list sweeps', coerce: countList('rate') })
-        .option('handoff', { type: 'string', describe: "Worker threads that build every reply and wake the strategy's loop (0 = none); a list sweeps, e.g. 0,4", coerce: countList('handoff', true) })
-        .option('requests', { type: 'string', describe: 'Requests/round trips in total, e.g. 200k', coerce: count('requests') })
-        .option('bytes', { type: 'string', describe: 'Bytes to transfer in bulk scenarios, e.g. 1G, 64M', coerce: size('bytes') })
-        .option('chunk', { type: 'string', describe: 'Piece size in bulk scenarios, e.g. 64K', coerce: size('chunk') })
-        .option('repeat', { type: 'string', describe: 'Repetitions per cell (default 3, or 1 with --quick)', coerce: count('repeat') })
-        .option('warmup', { type: 'string', describe: 'Warm-up repetitions per cell before the measured ones, kept out of the statistics (default 1, or 0 with --quick)', coerce: (v: unknown) => (v === undefined ? undefined : parseCount(String(v), '--warmup', { allowZero: true })) })
-        .option('quick', { type: 'boolean', default: false, describe: 'Small workloads (each scenario\'s "quick" values) for a fast check' })
-        .option('out', { type: 'string', describe: 'Output folder (default results/<run-id>; results/latest follows runs under results/)' })
-        .option('verify-checksum', { type: 'boolean', default: false, describe: 'Peer protocol: verify SHA256d of every payload (models a node\'s CPU cost)' })
-        .option('counters', { type: 'boolean', default: true, describe: "Count the servers' syscalls; --no-counters turns counting off, to measure what counting costs (syscall metrics are then absent)" })
-        .option('timeout', { type: 'string', default: '120', describe: 'Seconds allowed for the work of one repetition', coerce: (v: unknown) => parseSeconds(String(v), '--timeout') })
-        .option('cpus', { type: 'string', describe: 'Pinning with taskset: SERVER_CPU,LOADGEN_CPU (default 0,1 when the machine has 2+ CPUs), SERVER_CPUS/LOADGEN_CPUS as lists (e.g. 0/1-3), or none' })
-        .option('loadgen-wait', { choices: LOADGEN_WAITS, default: 'adaptive' as LoadgenWait, describe: "How the load generator waits: adaptive polls and naps (1% of the latency) while latency is over 0.5 ms, so the server's writes do not pay for waking it (as with a client on another machine); block always sleeps in epoll_wait" })
-        .option('loadgen-threads', { type: 'string', describe: 'Load generator threads, each with its own epoll loop and a share of the connections (default 1); add some when cells are client-bound, with CPUs for them in --cpus', coerce: count('loadgen-threads') })
+        .options(RUN_OPTIONS)
+        .options(PROFILE_OPTIONS)
         // Examples in the epilog rather than .example(): yargs wraps example
         // commands mid-way, and these should stay copy-pasteable.
         .epilog(
@@ -354,6 +415,40 @@ const cli = yargs(hideBin(process.argv))
           ].join('\n'),
         ),
     (argv) => guarded(() => runCommand(argv as unknown as RunArgs)),
+  )
+  .command(
+    'profile <strategies> <scenarios>',
+    'Profile strategies on a scenario: a short run (1 repetition, TCP) and one profiled repetition per cell; flamegraphs linked from the report',
+    (y) =>
+      y
+        .usage(
+          '$0 profile <strategies> <scenarios> [options]\n\n`muxbench run --profile` for a few cells, with defaults for a quick look: --repeat 1, --warmup 0, --transports tcp. ' +
+            'Every run flag works here. The profiled repetition is not in the statistics: the profiler costs CPU.',
+        )
+        .positional('strategies', { type: 'string', demandOption: true, describe: 'Strategy variant, or a comma list (e.g. poll,io_uring)' })
+        .positional('scenarios', { type: 'string', demandOption: true, describe: 'Scenario, or a comma list' })
+        .options(RUN_OPTIONS)
+        .options(PROFILE_OPTIONS)
+        .epilog(
+          [
+            'Examples:',
+            '  muxbench profile epoll peer-ping',
+            '      flamegraph of the epoll server answering pings (perf, cpu-clock, measured window only)',
+            '  muxbench profile poll,io_uring peer-ping --out results/pp',
+            '  muxbench compare results/pp results/pp --base-strategy poll --head-strategy io_uring --flamegraphs',
+            '      where io_uring saves CPU per ping compared with poll: a differential flamegraph',
+            '  muxbench profile node http-rpc --node-profiler 0x',
+            '      the Node strategy under 0x (also clinic-flame, clinic-doctor)',
+            '  muxbench profile libuv peer-block --call-graph dwarf',
+            '      DWARF unwinding: complete stacks through libraries built without frame pointers',
+          ].join('\n'),
+        ),
+    (argv) => {
+      const a = argv as unknown as RunArgs;
+      return guarded(() =>
+        runCommand({ ...a, profile: true, transports: a.transports ?? 'tcp', repeat: a.repeat ?? 1, warmup: a.warmup ?? 0 }),
+      );
+    },
   )
   .command(
     'summary [results]',
@@ -411,6 +506,7 @@ const cli = yargs(hideBin(process.argv))
           coerce: percent('min-effect'),
         })
         .option('out', { type: 'string', describe: 'Output folder for compare.md and compare.html (default results/compare-<time>)' })
+        .option('flamegraphs', { type: 'boolean', default: false, describe: 'Differential flamegraphs (per operation) of every compared pair of cells that both have profiles (runs made with --profile), in <out>/flamegraphs/' })
         .epilog(
           [
             'A change is significant when the bootstrap 95% interval of the ratio of medians excludes 1 and Welch\'s t-test gives p < 0.05.',
@@ -421,6 +517,8 @@ const cli = yargs(hideBin(process.argv))
             '      two runs; exit 1 when a significant regression exceeds 5%',
             '  muxbench compare results/latest results/latest --base-strategy epoll --head-strategy io_uring',
             '      two strategies of one run',
+            '  muxbench compare results/latest results/latest --base-strategy poll --head-strategy io_uring --flamegraphs',
+            '      ... with a differential flamegraph per cell (the run was made with --profile)',
             '',
             'Exit status: 0 compared, 1 a regression over --fail-on-regression, 2 unreadable or incompatible inputs.',
           ].join('\n'),
@@ -469,7 +567,7 @@ const cli = yargs(hideBin(process.argv))
         });
       }),
   )
-  .demandCommand(1, 'Choose a command: run, report, summary, compare, list or serve')
+  .demandCommand(1, 'Choose a command: run, profile, report, summary, compare, list or serve')
   .strict()
   .recommendCommands()
   .alias('h', 'help')

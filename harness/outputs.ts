@@ -30,11 +30,13 @@ export function appendStepSummary(markdown: string, note: (line: string) => void
   }
 }
 
-/* report.html, summary.csv and summary.md in `dir`; returns their paths. */
-export function writeRunReports(results: ResultsFile, dir: string): string[] {
+/* report.html, summary.csv and summary.md in `dir`; returns their paths.
+ * runDir: the run's folder, whose files (flamegraphs) the report links. */
+export function writeRunReports(results: ResultsFile, dir: string, runDir = dir): string[] {
   fs.mkdirSync(dir, { recursive: true });
+  const runDirFromReport = path.relative(dir, runDir).split(path.sep).join('/');
   const files: [string, () => string][] = [
-    ['report.html', () => renderReport(results)],
+    ['report.html', () => renderReport(results, { runDirFromReport })],
     ['summary.csv', () => summaryCsv(results)],
     ['summary.md', () => summaryMarkdown(results)],
   ];

@@ -25,6 +25,8 @@ export interface SpawnOptions {
   stderrLog?: string;
   /* Pass stderr through to ours as well (the `serve` command). */
   echoStderr?: boolean;
+  /* Added to the inherited environment (a profiler's settings). */
+  env?: Record<string, string>;
 }
 
 const STDERR_TAIL_LINES = 15;
@@ -58,6 +60,7 @@ export class NativeProcess {
     // stdin, which the control channel defines as "exit".
     this.child = spawn(this.argv[0], this.argv.slice(1), {
       cwd: opts.cwd,
+      env: opts.env ? { ...process.env, ...opts.env } : process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
       shell: false,
@@ -214,8 +217,29 @@ export function liveProcesses(): NativeProcess[] {
   return [...live];
 }
 
+/* Children without a control channel (a profiler recording a server): ended
+ * with the others on Ctrl-C and when muxbench exits. */
+const helpers = new Set<ChildProcess>();
+
+export function trackHelperProcess(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  helpers.add(child);
+  child.once('exit', () => helpers.delete(child));
+}
+
+function signalHelpers(sig: NodeJS.Signals): void {
+  for (const c of helpers) {
+    try {
+      process.kill(c.pid!, sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /* SIGTERM every live child, then SIGKILL those still there after the grace period. */
 export async function endAllProcesses(graceMs = DEFAULT_GRACE_MS): Promise<void> {
+  signalHelpers('SIGTERM');
   const procs = [...live];
   for (const p of procs) p.signal('SIGTERM');
   await Promise.all(procs.map((p) => exitsWithin(p, graceMs)));
@@ -227,6 +251,7 @@ export async function endAllProcesses(graceMs = DEFAULT_GRACE_MS): Promise<void>
  * whatever is still alive gets SIGKILL synchronously. */
 function killRemainingSync(): void {
   for (const p of live) p.signal('SIGKILL');
+  signalHelpers('SIGKILL');
 }
 
 let handlersInstalled = false;

@@ -72,6 +72,31 @@ const repetition = object(
   ['rep', 'status', 'wall_s', 'logs'],
 );
 
+const profileSummary = object({
+  samples: count,
+  cpu_ms: nullable(num),
+  kernel_percent: num,
+  user_percent: num,
+  mux_percent: num,
+  mux_calls: { type: 'array', items: object({ call: str, percent: num }) },
+  top_self: { type: 'array', items: object({ frame: str, percent: num }) },
+});
+
+const profile = object(
+  {
+    profiler: str,
+    settings: str,
+    status: { enum: ['ok', 'failed'] },
+    error: str,
+    files: { type: 'object', additionalProperties: str },
+    summary: profileSummary,
+    ops: count,
+    notes: strings,
+    repetition,
+  },
+  ['profiler', 'settings', 'status', 'files', 'notes'],
+);
+
 const spread = object({ median: num, min: num, max: num, mean: num, sd: nullable(num), rme_percent: nullable(num) });
 const cpuList = { type: 'array', items: count, minItems: 1 };
 
@@ -99,6 +124,7 @@ const cell = object(
     window_stats: nullable(object({ samples: count, mean_ms: num, sd_ms: num, rme_percent: num, min_ms: num, max_ms: num, p50_ms: num })),
     summary: { type: 'object', additionalProperties: spread },
     latency_merged_us: nullable(latency),
+    profile,
   },
   ['id', 'strategy', 'mechanism', 'scenario', 'protocol', 'transport', 'params', 'server_params', 'client_params', 'label', 'cpus', 'status', 'client_bound', 'warmup_repetitions', 'repetitions', 'window_stats', 'summary'],
 );
@@ -128,7 +154,9 @@ export const resultsSchema = object({
       verify_checksum: { type: 'boolean' },
       timeout_s: num,
       cpus: str,
+      profile: nullable(object({ call_graph: str, frequency_hz: num, node: str, perf_problem: nullable(str) })),
     },
+    ['strategies', 'scenarios', 'transports', 'overrides', 'sweeps', 'handoff', 'counters', 'loadgen_threads', 'loadgen_wait', 'repeat', 'warmup', 'quick', 'verify_checksum', 'timeout_s', 'cpus'],
   ),
   environment: object({ kernel: str, cpu_count: count, node: str }, ['kernel', 'cpu_count', 'node']),
   warnings: strings,

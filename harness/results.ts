@@ -9,6 +9,7 @@ import type { Consistency, RepetitionMetrics } from './metrics.js';
 import type { LatencyUs, Spread } from './stats.js';
 import type { WindowStats } from './repetitions.js';
 import type { Environment } from './environment.js';
+import type { ProfileRecord } from '../flamegraphs/profilers.js';
 import { UsageError } from './errors.js';
 import { resultsProblems, RESULTS_SCHEMA, RESULTS_VERSION } from './results-schema.js';
 
@@ -68,6 +69,12 @@ export interface CellResult {
   summary: Record<string, Spread>;
   /* Latency percentiles of all ok repetitions merged into one histogram (µs). */
   latency_merged_us?: LatencyUs | null;
+  /* --profile: the profiled repetition (outside the statistics) and what it left. */
+  profile?: CellProfile;
+}
+
+export interface CellProfile extends ProfileRecord {
+  repetition?: Repetition;
 }
 
 export interface RunOptions {
@@ -86,6 +93,8 @@ export interface RunOptions {
   verify_checksum: boolean;
   timeout_s: number;
   cpus: string;
+  /* --profile: how cells were profiled; absent or null when they were not. */
+  profile?: { call_graph: string; frequency_hz: number; node: string; perf_problem: string | null } | null;
 }
 
 export interface ResultsFile {

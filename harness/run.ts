@@ -4,7 +4,8 @@
 import { CLIENT_BOUND_PERCENT } from './metrics.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runRepetition } from './cell.js';
+import { cellStem, runRepetition } from './cell.js';
+import { profileCell, profilerFor, type ProfileRequest } from '../flamegraphs/profilers.js';
 import { runRepetitions } from './repetitions.js';
 import { CellPlan, Plan, warmupCell } from './plan.js';
 import { endAllProcesses, formatCpus, installCleanupHandlers, Pinning } from './process.js';
@@ -25,6 +26,10 @@ export interface RunRequest {
   pinning: Pinning;
   /* --out, or null for results/<run-id>. */
   outDir: string | null;
+  /* --profile: one more repetition per cell with a profiler (null: none). */
+  profile: ProfileRequest | null;
+  /* Why perf cannot record here, when --profile was asked for and it cannot. */
+  profileProblem?: string;
   log?: (line: string) => void;
 }
 
@@ -114,6 +119,39 @@ export function summaryTable(cells: CellResult[]): string {
   return renderTable(drop(columns), rows.map(drop));
 }
 
+/* One more repetition with a profiler watching the server. It is kept apart
+ * (cell.profile): a profiler costs CPU, so its window is not a measurement. */
+async function profileRepetition(req: RunRequest, profile: ProfileRequest, cell: CellPlan, record: CellResult, runDir: string, head: string, log: (l: string) => void): Promise<void> {
+  const which = profilerFor(profile, cell.variant.runtime);
+  if (!which) return;
+  const profiling = profileCell(profile, which, {
+    runtime: cell.variant.runtime,
+    title: `${cell.variant.name} · ${cell.scenario.name} · ${cell.transport}${cell.label ? ` · ${cell.label}` : ''}`,
+    runDir,
+    stem: path.join('flamegraphs', cellStem(cell)),
+    root: req.root,
+  });
+  const r = await runRepetition({
+    root: req.root,
+    cell,
+    rep: 0,
+    pinning: req.pinning,
+    verifyChecksum: req.options.verify_checksum,
+    timeoutS: req.options.timeout_s,
+    runDir,
+    profiler: profiling.profiler,
+  });
+  record.profile = await profiling.finish({ status: r.status, error: r.error, ops: r.metrics?.ops });
+  record.profile.repetition = r;
+  const p = record.profile;
+  const s = p.summary;
+  log(
+    p.status === 'ok'
+      ? `${head} ${which}${s ? `: ${s.samples} samples, kernel ${s.kernel_percent.toFixed(0)}%, in the multiplexing call ${s.mux_percent.toFixed(0)}%` : ''} -> ${p.files.html ?? Object.values(p.files)[0] ?? '(no files)'}`
+      : `${head} ${which} FAILED: ${(p.error ?? '').split('\n')[0]}`,
+  );
+}
+
 export async function runMatrix(req: RunRequest): Promise<number> {
   const log = req.log ?? ((line: string) => process.stdout.write(line + '\n'));
   const { plan, options, pinning, root } = req;
@@ -171,6 +209,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
   log(`muxbench run ${runId}: ${plan.cells.length} cells x ${options.repeat} repetitions${options.warmup ? ` (+${options.warmup} warm-up)` : ''} -> ${path.relative(process.cwd(), runDir) || '.'}`);
   for (const u of plan.unavailable) log(`skipped ${u.strategy}: ${u.reason}`);
   for (const w of results.warnings) log(`warning: ${w}`);
+  if (req.profileProblem) log(`profiling: ${req.profileProblem}; the run goes on without profiles of native servers`);
   if (!pinning.pinned) log(`CPU pinning off: ${pinning.reason}`);
 
   const total = plan.cells.length;
@@ -214,6 +253,10 @@ export async function runMatrix(req: RunRequest): Promise<number> {
     // Judged on the median, like every number in the summary.
     record.client_bound = (record.summary['client.busy_percent']?.median ?? 0) >= CLIENT_BOUND_PERCENT;
     save();
+    if (req.profile && record.status === 'ok' && !stop.signal) {
+      await profileRepetition(req, req.profile, cell, record, runDir, `[${i + 1}/${total}] ${cell.variant.name} ${cell.scenario.name} ${cell.transport}${cell.label ? ` ${cell.label}` : ''} profile …`, log);
+      save();
+    }
   }
 
   results.status = stop.signal ? 'interrupted' : 'finished';
@@ -231,6 +274,9 @@ export async function runMatrix(req: RunRequest): Promise<number> {
   }
 
   const done = results.cells.filter((c) => c.status !== 'pending');
+  const profiled = done.filter((c) => c.profile?.status === 'ok');
+  if (req.profile) log(`\nprofiles: ${profiled.length} of ${done.length} cells${profiled.length ? ` (flamegraphs in ${path.relative(process.cwd(), path.join(runDir, 'flamegraphs')) || '.'}, linked from the report)` : ''}`);
+  for (const c of done.filter((x) => x.profile?.status === 'failed')) log(`profile of ${c.id} failed: ${c.profile!.error}`);
   if (done.length) log('\n' + summaryTable(done));
   const notRun = results.cells.length - done.length;
   if (notRun) log(`\nnot run (interrupted): ${notRun} ${notRun === 1 ? 'cell' : 'cells'}`);

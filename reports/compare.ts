@@ -67,6 +67,19 @@ export interface Regression {
   row: MetricRow;
 }
 
+/* compare --flamegraphs: one differential flamegraph per compared pair of
+ * profiled cells (flamegraphs/compare-diff.ts), or why there is none. */
+export interface FlamegraphDiff {
+  key: string;
+  problem?: string;
+  /* Cost per operation of each side's profiled window: ns/op (or samples/op when perf's period is unknown). */
+  unit?: 'ns/op' | 'samples/op';
+  base_per_op?: number;
+  head_per_op?: number;
+  /* Relative to the comparison's output folder. */
+  files?: { html: string; svg: string; folded: string };
+}
+
 export interface ComparisonModel {
   mode: 'runs' | 'strategies';
   /* "base"/"head" in run mode, the strategy names in strategy mode. */
@@ -81,6 +94,7 @@ export interface ComparisonModel {
   /* Keys of the cells found on one side only. */
   only_base: string[];
   only_head: string[];
+  flamegraphs?: FlamegraphDiff[];
   summary: {
     better: number;
     worse: number;

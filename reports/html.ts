@@ -9,7 +9,7 @@ import type { ResultsFile } from '../harness/results.js';
 import { formatValue } from './html-cells.js';
 import { CLIENT_SCRIPT } from './html-client.js';
 import { Html, html, jsonForScript } from './html-escape.js';
-import { chartsOf, reportModel, type ChartSpec, type Figure, type Group, type ReportModel, type Section, type Table } from './model.js';
+import { chartsOf, reportModel, type ChartSpec, type Figure, type Group, type ReportModel, type ReportOptions, type Section, type Table } from './model.js';
 
 const require = createRequire(import.meta.url);
 let chartJs: string | undefined;
@@ -54,12 +54,21 @@ function renderTable(t: Table): Html {
   return html`<table><thead><tr>${t.columns.map((c) => html`<th>${c.header}</th>`)}</tr></thead><tbody>${t.rows.map(
     (row) =>
       html`<tr>${row.map((v, i) =>
-        typeof v === 'number'
+        v !== null && typeof v === 'object'
+          ? html`<td>${v.links.map((l, j) => html`${j ? ' · ' : ''}<a href="${safeHref(l.href)}">${l.text}</a>`)}</td>`
+          : typeof v === 'number'
           ? // data-v: the exact number, so tests (and curious readers) can check it against results.json.
             html`<td class="num" data-v="${String(v)}">${formatValue(t.columns[i].fmt, v)}</td>`
           : html`<td>${formatValue('text', v)}</td>`,
       )}</tr>`,
   )}</tbody></table>`;
+}
+
+/* Links point at files of the run: relative paths only. A results file
+ * could hold "javascript:..." or an absolute URL; those become "#". */
+export function safeHref(href: string): string {
+  const relative = !/^[a-z][a-z0-9+.-]*:/i.test(href) && !href.startsWith('//') && !href.startsWith('/') && !href.includes('\\');
+  return relative ? href.split('/').map(encodeURIComponent).join('/') : '#';
 }
 
 /* Room for the plot plus the legend below it, which grows with the lines. */
@@ -107,6 +116,6 @@ ${model.sections.map((s, i) => renderSection(s, i + 1))}
 }
 
 /* The whole report for a (validated) results file. */
-export function renderReport(results: ResultsFile): string {
-  return renderModel(reportModel(results));
+export function renderReport(results: ResultsFile, opts: ReportOptions = {}): string {
+  return renderModel(reportModel(results, opts));
 }

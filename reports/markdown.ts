@@ -97,6 +97,18 @@ export const COMMENT_LIMIT = 60_000;
 
 const details = (summary: string, body: string) => `<details><summary>${summary}</summary>\n\n${body}\n\n</details>`;
 
+/* The per-operation CPU of each side's profiled window, and the file to open. */
+function flamegraphTable(model: ComparisonModel): string {
+  const rows = (model.flamegraphs ?? []).map((f) => {
+    if (!f.files) return `| ${escapeMarkdown(f.key)} | - | - | - | ${escapeMarkdown(f.problem ?? '')} |`;
+    const ratio = f.base_per_op ? (f.head_per_op! / f.base_per_op).toFixed(3) : '-';
+    const unit = f.unit === 'ns/op' ? 'µs/op' : 'samples/op';
+    const v = (x: number) => (f.unit === 'ns/op' ? formatSignificant(x / 1000) : formatSignificant(x));
+    return `| ${escapeMarkdown(f.key)} | ${v(f.base_per_op!)} ${unit} | ${v(f.head_per_op!)} ${unit} | ${ratio} | ${escapeMarkdown(f.files.html)} |`;
+  });
+  return [`| cell | ${escapeMarkdown(model.base_name)} profiled CPU | ${escapeMarkdown(model.head_name)} profiled CPU | ratio | flamegraph (next to compare.md) |`, '|---|---:|---:|---:|---|', ...rows].join('\n');
+}
+
 export function compareMarkdown(model: ComparisonModel): string {
   const all: Row[] = model.cells.flatMap((cell) => cell.rows.map((row) => ({ cell, row })));
   // Regressions first, the largest on top; then improvements, largest first.
@@ -131,6 +143,7 @@ export function compareMarkdown(model: ComparisonModel): string {
   const folded = [details(`All ${all.length} comparisons`, [table(model, all), ...(notes.length ? ['Notes:\n\n' + notes.join('\n')] : [])].join('\n\n'))];
   const withLatency = model.cells.filter((c) => c.latency.base || c.latency.head);
   if (withLatency.length) folded.push(details('Latency of all repetitions merged', latencyTable(model, withLatency)));
+  if (model.flamegraphs) folded.push(details('Differential flamegraphs', flamegraphTable(model)));
   const full = [...out, ...folded].join('\n\n') + '\n';
   if (full.length <= COMMENT_LIMIT) return full;
   // A big matrix: keep what fits a PR comment; compare.html has every row.

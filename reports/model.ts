@@ -8,9 +8,14 @@ import type { Fmt } from './html-cells.js';
 import { headlines, headlineSection } from './html-headline.js';
 import { latencySection, metricsSection, scalingSection, syscallSection } from './html-figures.js';
 import { environmentSection, problemsSection } from './html-run.js';
+import { profilesSection } from './html-profiles.js';
 
 export type { Fmt } from './html-cells.js';
-export type Value = string | number | null;
+/* Links to files next to the report (flamegraphs), relative to the report. */
+export interface Links {
+  links: { text: string; href: string }[];
+}
+export type Value = string | number | null | Links;
 
 export interface Column {
   header: string;
@@ -129,7 +134,12 @@ export interface ReportModel {
 /* Hands out canvas ids in document order. */
 export type NextId = () => string;
 
-export function reportModel(results: ResultsFile): ReportModel {
+export interface ReportOptions {
+  /* The run folder as seen from the report's folder ('' when they are the same): files of the run are linked through it. */
+  runDirFromReport?: string;
+}
+
+export function reportModel(results: ResultsFile, opts: ReportOptions = {}): ReportModel {
   let n = 0;
   const nextId: NextId = () => `chart-${++n}`;
   const heads = headlines(results.cells);
@@ -139,6 +149,7 @@ export function reportModel(results: ResultsFile): ReportModel {
     scalingSection(results.cells, nextId),
     latencySection(results.cells, nextId),
     syscallSection(results.cells, nextId),
+    ...profilesSection(results, opts.runDirFromReport ?? ''),
     problemsSection(results),
     environmentSection(results),
   ];

@@ -160,9 +160,10 @@ test('frame naming details: ; in names, kernel modules and vdso, dso-less frames
       '\t    401000 [unknown] (/usr/lib/libfoo.so.1)',
       '\t    0 [unknown] ([unknown])',
       '\t    7f00 foo.isra.0.cold+0x1 (/bin/x)',
+      '\t    7f01 __libc_start_main@@GLIBC_2.34+0x80 (/usr/lib/x86_64-linux-gnu/libc.so.6)',
     ]),
   );
-  assert.deepEqual([...f.stacks.keys()], ['w:x;foo;[unknown];[libfoo.so.1];schedule_[k];[kernel.kallsyms]_[k];__vdso_clock_gettime;nft_do_chain_[k];LazyCompile:*a:b /x.js:1']);
+  assert.deepEqual([...f.stacks.keys()], ['w:x;__libc_start_main;foo;[unknown];[libfoo.so.1];schedule_[k];[kernel.kallsyms]_[k];__vdso_clock_gettime;nft_do_chain_[k];LazyCompile:*a:b /x.js:1']);
 });
 
 test('formatFolded and parseFolded round-trip; plain folded files parse; malformed lines name their line', () => {

@@ -1,0 +1,110 @@
+/* Profiling end to end on small work: `muxbench profile` of a native
+ * strategy (poll and io_uring) and of the Node strategy leaves flamegraph
+ * files that parse and show the strategy's own code and its multiplexing
+ * call; `compare --flamegraphs` draws the differential one; without perf the
+ * run goes on with one message and no profiles. When perf cannot record on
+ * the machine running the tests, the first tests check that message instead. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { CLI, REPO, tempRoot } from './harness-fixture.js';
+import { readResults, type CellResult } from '../harness/results.js';
+import { parseFolded } from '../flamegraphs/fold.js';
+import { probePerf } from '../flamegraphs/perf.js';
+import { findExecutable } from '../harness/catalog.js';
+
+const perf = probePerf();
+
+function muxbench(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, encoding: 'utf8', timeout: 240_000, env });
+  return { ...r, all: `${r.stdout}\n${r.stderr}` };
+}
+
+function profile(strategies: string, out: string) {
+  const r = muxbench(['profile', strategies, 'peer-ping', '--connections', '20', '--requests', '20000', '--out', out]);
+  assert.equal(r.status, 0, r.all);
+  return { results: readResults(out), output: r.all };
+}
+
+/* Every output file of a profiled cell exists and parses. */
+function checkFiles(out: string, c: CellResult) {
+  const p = c.profile!;
+  assert.equal(p.status, 'ok', `${c.id}: ${p.error}`);
+  for (const k of ['folded', 'html', 'svg', 'speedscope', 'perf_data']) {
+    assert.ok(p.files[k], `${c.id}: ${k} listed`);
+    assert.ok(fs.statSync(path.join(out, p.files[k])).size > 0, `${c.id}: ${p.files[k]} is not empty`);
+  }
+  const folded = parseFolded(fs.readFileSync(path.join(out, p.files.folded), 'utf8'));
+  assert.equal(folded.samples, p.summary!.samples);
+  const speedscope = JSON.parse(fs.readFileSync(path.join(out, p.files.speedscope), 'utf8'));
+  assert.equal(speedscope.profiles.length, 1);
+  const svg = fs.readFileSync(path.join(out, p.files.svg), 'utf8');
+  assert.match(svg, /^(<\?xml[^>]*>\s*)?<svg[\s>]/);
+  const page = fs.readFileSync(path.join(out, p.files.html), 'utf8');
+  assert.doesNotMatch(page, /<script[^>]+src=/, 'the flamegraph page is self-contained');
+  // The profiled repetition is kept apart from the measured ones.
+  assert.equal(p.repetition?.rep, 0);
+  assert.deepEqual(c.repetitions.map((r) => r.rep), [1]);
+  return folded;
+}
+
+const frames = (stacks: Map<string, number>) => new Set([...stacks.keys()].flatMap((s) => s.split(';')));
+
+test('profile poll and io_uring: flamegraphs with their own code and multiplexing call, linked from the report; a differential flamegraph', { skip: !perf.usable && `perf cannot record here: ${!perf.usable ? perf.reason : ''}` }, () => {
+  const out = path.join(tempRoot(), 'pp');
+  const { results } = profile('poll,io_uring', out);
+  assert.equal(results.cells.length, 2);
+  const expected: Record<string, { own: RegExp; mux: string }> = {
+    poll: { own: /^(main|serve|handle|settle)$/, mux: 'poll' },
+    io_uring: { own: /^(main|cmp_complete|on_recv|on_send|settle|submit_send)$/, mux: 'io_uring_enter' },
+  };
+  const report = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+  for (const c of results.cells) {
+    const folded = checkFiles(out, c);
+    const names = frames(folded.stacks);
+    const want = expected[c.strategy];
+    assert.ok([...names].some((f) => want.own.test(f)), `${c.id}: no frame of the strategy's own loop in ${[...names].slice(0, 30).join(', ')}`);
+    const calls = c.profile!.summary!.mux_calls.map((m) => m.call);
+    assert.ok(calls.some((k) => k.includes(want.mux)), `${c.id}: multiplexing calls ${calls.join(', ')} lack ${want.mux}`);
+    assert.ok(c.profile!.summary!.mux_percent > 0);
+    assert.ok(report.includes(`href="${c.profile!.files.html}"`), `report.html links ${c.profile!.files.html}`);
+  }
+
+  const cmp = path.join(tempRoot(), 'cmp');
+  const r = muxbench(['compare', out, out, '--base-strategy', 'poll', '--head-strategy', 'io_uring', '--flamegraphs', '--out', cmp]);
+  assert.equal(r.status, 0, r.all);
+  const diffs = fs.readdirSync(path.join(cmp, 'flamegraphs'));
+  for (const ext of ['.diff.html', '.diff.svg', '.diff.folded']) assert.ok(diffs.some((f) => f.endsWith(ext)), `${ext} in ${diffs.join(', ')}`);
+  assert.match(fs.readFileSync(path.join(cmp, 'compare.html'), 'utf8'), /href="flamegraphs\/[^"]+\.diff\.html"/);
+  assert.match(fs.readFileSync(path.join(cmp, 'compare.md'), 'utf8'), /Differential flamegraphs/);
+});
+
+test('profile the Node strategy with perf: JavaScript frames of the server and libuv\'s epoll call', { skip: !perf.usable && 'perf cannot record here' }, () => {
+  const out = path.join(tempRoot(), 'node');
+  const { results } = profile('node', out);
+  const c = results.cells[0];
+  const folded = checkFiles(out, c);
+  const names = [...frames(folded.stacks)];
+  assert.ok(names.some((f) => /strategies\/node\/\w+\.js/.test(f)), `no JavaScript frame of the server in ${names.slice(0, 40).join(', ')}`);
+  assert.ok(c.profile!.summary!.mux_calls.some((m) => /epoll/.test(m.call)), JSON.stringify(c.profile!.summary!.mux_calls));
+});
+
+test('without perf the run goes on: one clear message, cells measured, no profiles', () => {
+  // A PATH with what the harness needs (taskset) but no perf.
+  const bin = path.join(tempRoot(), 'bin');
+  fs.mkdirSync(bin);
+  const taskset = findExecutable('taskset', '/');
+  if (taskset) fs.symlinkSync(taskset, path.join(bin, 'taskset'));
+  const out = path.join(tempRoot(), 'noperf');
+  const r = muxbench(['profile', 'epoll', 'peer-ping', '--connections', '10', '--requests', '2000', '--out', out], { ...process.env, PATH: bin });
+  assert.equal(r.status, 0, r.all);
+  const lines = r.all.split('\n').filter((l) => /perf is not installed/.test(l));
+  assert.equal(lines.length, 1, `one message about perf:\n${r.all}`);
+  const results = readResults(out);
+  assert.equal(results.cells[0].status, 'ok');
+  assert.equal(results.cells[0].profile, undefined);
+  assert.match(results.options.profile!.perf_problem ?? '', /perf is not installed/);
+  assert.match(fs.readFileSync(path.join(out, 'report.html'), 'utf8'), /perf could not record here/);
+});
