@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { CellResult, ResultsFile } from '../harness/results.js';
 import type { ComparisonModel, FlamegraphDiff } from '../reports/compare.js';
 import { parseFolded, renameThreads, type Folded } from './fold.js';
-import { diffProfiles } from './diff.js';
+import { diffProfiles, selfChanges } from './diff.js';
 import { writeDiffFiles } from './outputs.js';
 
 export interface ComparedRun {
@@ -69,6 +69,7 @@ export function diffComparedCells(model: ComparisonModel, base: ComparedRun, hea
         base_per_op: d.totalBase,
         head_per_op: d.totalHead,
         files: { html: files.html, svg: files.svg, folded: files.folded },
+        largest: selfChanges(d, 3),
       };
     } catch (err) {
       return { key: cmp.key, problem: (err as Error).message };

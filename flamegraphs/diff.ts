@@ -79,6 +79,42 @@ export function formatDiffFolded(d: DiffResult): string {
   return header + entries.map(([stack, v]) => `${stack} ${v.base.toFixed(decimals)} ${v.head.toFixed(decimals)}\n`).join('');
 }
 
+export interface SelfChange {
+  frame: string;
+  base: number;
+  head: number;
+}
+
+/* Where the difference is, by function: each frame's self cost (samples
+ * where it was the running function) per operation on both sides, the
+ * largest changes first. Across strategies the call paths differ (io_uring
+ * sends from inside io_uring_enter, poll from write), so the same kernel
+ * function sits in different towers; by function, they line up. */
+export function selfChanges(d: DiffResult, limit = 15): SelfChange[] {
+  const byFrame = new Map<string, SelfChange>();
+  for (const [stack, v] of d.stacks) {
+    const frame = stack.slice(stack.lastIndexOf(';') + 1);
+    const entry = byFrame.get(frame) ?? { frame, base: 0, head: 0 };
+    entry.base += v.base;
+    entry.head += v.head;
+    byFrame.set(frame, entry);
+  }
+  return [...byFrame.values()]
+    .filter((c) => c.base !== c.head)
+    .sort((a, b) => Math.abs(b.head - b.base) - Math.abs(a.head - a.base) || (a.frame < b.frame ? -1 : 1))
+    .slice(0, limit);
+}
+
+function changesTable(d: DiffResult) {
+  const ctx = context(d);
+  const signed = (v: number) => `${v > 0 ? '+' : v < 0 ? '−' : ''}${formatNumber(Math.abs(v))}`;
+  return {
+    caption: `Largest changes in self time per operation (${d.unit}): the functions that were running`,
+    headers: ['function', ctx.baseLabel, ctx.headLabel, 'change'],
+    rows: selfChanges(d).map((c) => [c.frame, formatNumber(c.base), formatNumber(c.head), signed(c.head - c.base)]),
+  };
+}
+
 function diffTree(d: DiffResult): FlameNode {
   return buildTree([...d.stacks].map(([stack, v]): [string, number[]] => [stack, [v.base, v.head]]), 2);
 }
@@ -125,6 +161,7 @@ export function renderDiffHtml(d: DiffResult, meta: { title: string; subtitle?: 
       { id: 'base', label: `${ctx.baseLabel}’s profile, coloured by change (what ${ctx.headLabel} removed is blue)`, tree: pageTree(tree, 0, colourOf, tip) },
     ],
     notes: notes(d),
+    table: changesTable(d),
   });
 }
 

@@ -34,6 +34,8 @@ export interface PageSpec {
   legend: { colour: string; label: string }[];
   views: PageView[];
   notes: string[];
+  /* A plain table under the views (the differential page's largest changes). */
+  table?: { caption: string; headers: string[]; rows: string[][] };
 }
 
 /* Frames with no cost on the drawn side are left out: they would be zero
@@ -58,8 +60,20 @@ button[aria-pressed="true"] { font-weight: 700; background: #dde6f3; }
 .swatch { display: inline-block; width: .9rem; height: .9rem; vertical-align: -2px; margin-right: .3rem; border: 1px solid #999; }
 #details { min-height: 1.4em; font-size: 13px; color: #333; white-space: pre-wrap; word-break: break-all; }
 .note { color: #555; font-size: 13px; }
+table { border-collapse: collapse; font-size: 13px; margin: 1rem 0; }
+caption { text-align: left; font-weight: 600; padding: .3rem 0; }
+th, td { border: 1px solid #ddd; padding: 2px 8px; }
+th { background: #f3f5f8; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .d3-flame-graph-tip { white-space: pre-line; word-break: break-all; max-width: 40rem; }
 `;
+
+function renderTable(t: NonNullable<PageSpec['table']>): string {
+  const e = escapeHtml;
+  const head = t.headers.map((h) => `<th>${e(h)}</th>`).join('');
+  const rows = t.rows.map((r) => `<tr>${r.map((c, i) => `<td${i ? ' class="num"' : ''}>${e(c)}</td>`).join('')}</tr>`).join('\n');
+  return `<table id="changes"><caption>${e(t.caption)}</caption><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table>`;
+}
 
 export function renderFlamePage(spec: PageSpec): string {
   const e = escapeHtml;
@@ -90,6 +104,7 @@ ${spec.headline ? `<p class="headline">${e(spec.headline)}</p>` : ''}
 <p id="details" aria-live="polite"></p>
 <div id="views">${views}</div>
 ${spec.notes.map((n) => `<p class="note">${e(n)}</p>`).join('\n')}
+${spec.table ? renderTable(spec.table) : ''}
 <script type="application/json" id="flame-data">${jsonForScript(data)}</script>
 <script>${d3Source()}</script>
 <script>${flameGraphSource()}</script>

@@ -78,6 +78,8 @@ export interface FlamegraphDiff {
   head_per_op?: number;
   /* Relative to the comparison's output folder. */
   files?: { html: string; svg: string; folded: string };
+  /* The functions whose self cost per operation changed most (same unit). */
+  largest?: { frame: string; base: number; head: number }[];
 }
 
 export interface ComparisonModel {

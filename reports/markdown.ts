@@ -100,13 +100,18 @@ const details = (summary: string, body: string) => `<details><summary>${summary}
 /* The per-operation CPU of each side's profiled window, and the file to open. */
 function flamegraphTable(model: ComparisonModel): string {
   const rows = (model.flamegraphs ?? []).map((f) => {
-    if (!f.files) return `| ${escapeMarkdown(f.key)} | - | - | - | ${escapeMarkdown(f.problem ?? '')} |`;
+    if (!f.files) return `| ${escapeMarkdown(f.key)} | - | - | - | - | ${escapeMarkdown(f.problem ?? '')} |`;
     const ratio = f.base_per_op ? (f.head_per_op! / f.base_per_op).toFixed(3) : '-';
     const unit = f.unit === 'ns/op' ? 'µs/op' : 'samples/op';
     const v = (x: number) => (f.unit === 'ns/op' ? formatSignificant(x / 1000) : formatSignificant(x));
-    return `| ${escapeMarkdown(f.key)} | ${v(f.base_per_op!)} ${unit} | ${v(f.head_per_op!)} ${unit} | ${ratio} | ${escapeMarkdown(f.files.html)} |`;
+    const largest = (f.largest ?? []).map((c) => `${c.frame} ${c.head >= c.base ? '+' : '−'}${v(Math.abs(c.head - c.base))}`).join(', ');
+    return `| ${escapeMarkdown(f.key)} | ${v(f.base_per_op!)} ${unit} | ${v(f.head_per_op!)} ${unit} | ${ratio} | ${escapeMarkdown(largest)} | ${escapeMarkdown(f.files.html)} |`;
   });
-  return [`| cell | ${escapeMarkdown(model.base_name)} profiled CPU | ${escapeMarkdown(model.head_name)} profiled CPU | ratio | flamegraph (next to compare.md) |`, '|---|---:|---:|---:|---|', ...rows].join('\n');
+  return [
+    `| cell | ${escapeMarkdown(model.base_name)} profiled CPU | ${escapeMarkdown(model.head_name)} profiled CPU | ratio | largest changes in self time (same unit) | flamegraph (next to compare.md) |`,
+    '|---|---:|---:|---:|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 export function compareMarkdown(model: ComparisonModel): string {

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Folded } from '../flamegraphs/fold.js';
-import { diffProfiles, formatDiffFolded, renderDiffHtml, type DiffResult } from '../flamegraphs/diff.js';
+import { diffProfiles, formatDiffFolded, renderDiffHtml, selfChanges, type DiffResult } from '../flamegraphs/diff.js';
 import { d3Source, flameGraphSource } from '../flamegraphs/page-assets.js';
 import type { PageNode } from '../flamegraphs/page-shell.js';
 
@@ -35,6 +35,22 @@ test('costs per operation in ns when both periods are known, exactly', () => {
       ['srv;main;wait', { base: 6_000_000, head: 2_000_000 }],
     ],
   );
+});
+
+test('self-time changes by function: one function on different call paths adds up, largest change first', () => {
+  // tcp_sendmsg is reached through write on one side and io_uring_enter on the other.
+  const base = folded([['srv;main;write;tcp_sendmsg', 40], ['srv;main;poll', 50], ['srv;main;parse', 10]], 1000);
+  const head = folded([['srv;main;io_uring_enter;tcp_sendmsg', 30], ['srv;main;io_uring_enter;tcp_sendmsg;memcpy', 5], ['srv;main;parse', 10]], 1000);
+  const d = diffProfiles({ folded: base, ops: 10, label: 'poll' }, { folded: head, ops: 5, label: 'io_uring' });
+  assert.deepEqual(selfChanges(d), [
+    { frame: 'poll', base: 5000, head: 0 },
+    { frame: 'tcp_sendmsg', base: 4000, head: 6000 },
+    // equal changes: by name
+    { frame: 'memcpy', base: 0, head: 1000 },
+    { frame: 'parse', base: 1000, head: 2000 },
+  ]);
+  assert.equal(selfChanges(d, 2).length, 2);
+  assert.match(renderDiffHtml(d, { title: 't' }), /<table id="changes">[\s\S]*<td>poll<\/td><td class="num">5000<\/td><td class="num">0<\/td><td class="num">−5000<\/td>/);
 });
 
 test('each side uses its own operations and period; samples per op when a period is unknown', () => {
