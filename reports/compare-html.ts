@@ -9,8 +9,8 @@ import type { Verdict } from '../harness/comparison.js';
 import type { LatencyUs } from '../harness/stats.js';
 import { formatMicros } from '../harness/units.js';
 import { changeText, COMPARED_METRICS, type CellComparison, type ComparisonModel, type FlamegraphDiff, type MetricDef, type MetricRow } from './compare.js';
-import { Html, html, jsonForScript } from './html-escape.js';
-import { chartJsSource, REPORT_CSS, safeHref } from './html.js';
+import { Html, html, jsonForScript, safeHref } from './html-escape.js';
+import { chartJsSource, REPORT_CSS } from './html.js';
 import { formatMetric } from './markdown.js';
 
 export const VERDICT_COLOURS: Readonly<Record<Verdict, string>> = {

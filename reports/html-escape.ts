@@ -41,3 +41,13 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Html 
 export function jsonForScript(data: unknown): string {
   return JSON.stringify(data).replace(/[<>&\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/* Links point at files of the run: relative paths only. A results file
+ * could hold "javascript:..." or an absolute URL; those become "#". */
+export function isRelativePath(href: string): boolean {
+  return !/^[a-z][a-z0-9+.-]*:/i.test(href) && !href.startsWith('/') && !href.includes('\\');
+}
+
+export function safeHref(href: string): string {
+  return isRelativePath(href) ? href.split('/').map(encodeURIComponent).join('/') : '#';
+}

@@ -4,6 +4,7 @@
  * burn the most -- next to links to its flamegraph files. */
 import type { CellResult, ResultsFile } from '../harness/results.js';
 import { med } from './html-cells.js';
+import { isRelativePath } from './html-escape.js';
 import type { Figure, Links, Section, Value } from './model.js';
 
 const FILE_LINKS: [key: string, text: string][] = [
@@ -14,8 +15,12 @@ const FILE_LINKS: [key: string, text: string][] = [
   ['perf_data', 'perf.data'],
 ];
 
+/* A profile's files live inside its run folder: a path that leaves it
+ * (absolute, "..", a URL scheme) in a hand-edited file gets no link. */
+const insideRun = (f: string) => isRelativePath(f) && !f.split('/').includes('..');
+
 function links(c: CellResult, runDir: string): Links {
-  const files = c.profile?.files ?? {};
+  const files = Object.fromEntries(Object.entries(c.profile?.files ?? {}).filter(([, f]) => insideRun(f)));
   const join = (f: string) => (runDir ? `${runDir}/${f}` : f);
   const known = FILE_LINKS.filter(([k]) => files[k]).map(([k, text]) => ({ text, href: join(files[k]) }));
   const others = Object.entries(files)

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import type { ResultsFile } from '../harness/results.js';
 import { formatValue } from './html-cells.js';
 import { CLIENT_SCRIPT } from './html-client.js';
-import { Html, html, jsonForScript } from './html-escape.js';
+import { Html, html, jsonForScript, safeHref } from './html-escape.js';
 import { chartsOf, reportModel, type ChartSpec, type Figure, type Group, type ReportModel, type ReportOptions, type Section, type Table } from './model.js';
 
 const require = createRequire(import.meta.url);
@@ -62,13 +62,6 @@ function renderTable(t: Table): Html {
           : html`<td>${formatValue('text', v)}</td>`,
       )}</tr>`,
   )}</tbody></table>`;
-}
-
-/* Links point at files of the run: relative paths only. A results file
- * could hold "javascript:..." or an absolute URL; those become "#". */
-export function safeHref(href: string): string {
-  const relative = !/^[a-z][a-z0-9+.-]*:/i.test(href) && !href.startsWith('//') && !href.startsWith('/') && !href.includes('\\');
-  return relative ? href.split('/').map(encodeURIComponent).join('/') : '#';
 }
 
 /* Room for the plot plus the legend below it, which grows with the lines. */

@@ -228,3 +228,24 @@ test('chart.js v4 is inlined from node_modules', () => {
   assert.doesNotMatch(src, /<\/script/i);
   assert.ok(renderReport(results(threeWay())).includes(src));
 });
+
+const EVIL = '<script>alert(1)</script>';
+
+test('profiles: a section only when the run was profiled; numbers from the summary, links through the run folder, hostile paths neutralised', () => {
+  const plain = results(threeWay());
+  assert.equal(reportModel(plain).sections.find((s) => s.id === 'profiles'), undefined, 'no profiles section without --profile');
+
+  const r = results(threeWay());
+  r.options.profile = { call_graph: 'fp', frequency_hz: 999, node: 'perf', perf_problem: null };
+  const summary = { samples: 1000, cpu_ms: 1001.001, kernel_percent: 90, user_percent: 10, mux_percent: 12.5, mux_calls: [{ call: 'poll', percent: 12.5 }], top_self: [{ frame: 'tcp_sendmsg_[k]', percent: 7 }] };
+  r.cells[0].profile = { profiler: 'perf', settings: 's', status: 'ok', files: { html: 'flamegraphs/A x.html', svg: 'javascript:alert(1)', folded: '/etc/passwd' }, ops: 100_000, summary, notes: [] };
+  r.cells[1].profile = { profiler: 'perf', settings: 's', status: 'failed', error: `perf ${EVIL}`, files: {}, notes: [] };
+  const s = section(reportModel(r, { runDirFromReport: '../run' }).sections, 'profiles');
+  const rows = s.groups[0].figures[0].table.rows;
+  assert.equal(rows.length, 2);
+  assert.deepEqual(rows[0].slice(0, 6), [r.cells[0].id, 'perf', 1000, 10.01001, 90, 12.5], 'CPU µs/op = cpu_ms × 1000 ÷ ops');
+  const page = renderReport(r, { runDirFromReport: '../run' });
+  assert.ok(page.includes('href="../run/flamegraphs/A%20x.html"'), 'relative link through the run folder, encoded');
+  assert.doesNotMatch(page, /href="javascript:|href="\/etc|href="\.\.\/run\/javascript/i);
+  assert.ok(!page.includes(`perf ${EVIL}`) && page.includes('perf &lt;script&gt;'), 'errors are escaped');
+});
