@@ -208,6 +208,9 @@ interface RunArgs {
 function profileRequest(argv: RunArgs): { request: ProfileRequest | null; problem?: string } {
   if (!argv.profile) return { request: null };
   const perf = probePerf();
+  if (perf.usable && !perf.kernelFrames) {
+    process.stderr.write('note: the kernel hides its symbol addresses (kernel.kptr_restrict): kernel frames will show as [kernel.kallsyms]; as root, sysctl kernel.kptr_restrict=0 names them\n');
+  }
   let node = argv.nodeProfiler;
   if (node !== 'perf') {
     const tool = probeNodeTool(node, root);
