@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describePerf, perfScript, PerfRecording, PerfSettings } from './perf.js';
-import { foldPerfScript, type Folded } from './fold.js';
+import { foldPerfScript, parseFolded, type Folded } from './fold.js';
 import { summarizeProfile, type ProfileSummary } from './summary.js';
 import { writeProfileFiles } from './outputs.js';
 import { prepareNodeTool, NODE_TOOLS, type NodeTool, type NodeToolRun } from './node-tools.js';
@@ -162,9 +162,21 @@ function nodeToolProfiling(tool: NodeTool, req: ProfileRequest, t: ProfileTarget
         if (!run) throw new Error(`${tool} was not started`);
         const got = await run.collect();
         const rel = (f: string) => path.relative(t.runDir, path.join(outDir, f));
-        got.files.forEach((f, i) => (record.files[`file${i + 1}`] = rel(f)));
-        if (got.mainHtml) record.files.html = rel(got.mainHtml);
+        got.files.filter((f) => f !== got.mainHtml).forEach((f, i) => (record.files[`file${i + 1}`] = rel(f)));
+        if (got.mainHtml) record.files[tool] = rel(got.mainHtml);
         record.notes.push(...got.notes);
+        // The tool's stacks, where it left some, also become our own files
+        // and summary, so the cell reads and compares like a perf profile.
+        const stacks = got.files.find((f) => /(^|\/)stacks\.(folded|\d+\.out)$/.test(f));
+        if (stacks) {
+          const text = fs.readFileSync(path.join(outDir, stacks), 'utf8');
+          const folded = stacks.endsWith('.folded') ? parseFolded(text) : foldPerfScript(text);
+          if (folded.samples > 0) {
+            const made = outputs(folded, t, rep.ops);
+            Object.assign(record.files, made.files);
+            record.summary = made.summary;
+          }
+        }
         if (rep.status !== 'ok') record.notes.push(`the repetition itself failed: ${rep.error ?? 'unknown error'}`);
         record.status = 'ok';
       } catch (err) {

@@ -177,10 +177,17 @@ export class NativeProcess {
   signal(sig: NodeJS.Signals): void {
     if (!this.running || this.pid <= 0) return;
     this.signalsSent.add(sig);
+    // The child leads its own process group (detached): signal the group, so
+    // a program started under a wrapper (a profiler around the server) goes
+    // with it instead of being orphaned.
     try {
-      process.kill(this.pid, sig);
+      process.kill(-this.pid, sig);
     } catch {
-      // already gone
+      try {
+        process.kill(this.pid, sig);
+      } catch {
+        // already gone
+      }
     }
   }
 

@@ -25,7 +25,8 @@ function links(c: CellResult, runDir: string): Links {
   const known = FILE_LINKS.filter(([k]) => files[k]).map(([k, text]) => ({ text, href: join(files[k]) }));
   const others = Object.entries(files)
     .filter(([k]) => !FILE_LINKS.some(([known]) => known === k))
-    .map(([, f]) => ({ text: f.split('/').pop() ?? f, href: join(f) }));
+    // A tool's own page is keyed by the tool's name (0x, clinic-flame); other files by their name.
+    .map(([k, f]) => ({ text: /^file\d+$/.test(k) ? (f.split('/').pop() ?? f) : `${k} page`, href: join(f) }));
   return { links: [...known, ...others] };
 }
 
