@@ -108,3 +108,17 @@ test('without perf the run goes on: one clear message, cells measured, no profil
   assert.match(results.options.profile!.perf_problem ?? '', /perf is not installed/);
   assert.match(fs.readFileSync(path.join(out, 'report.html'), 'utf8'), /perf could not record here/);
 });
+
+test('profile the Node strategy under 0x through the harness: the tool\'s page, and our flamegraph and summary from its stacks', () => {
+  const out = path.join(tempRoot(), 'node-0x');
+  const r = muxbench(['profile', 'node', 'peer-ping', '--connections', '10', '--requests', '10000', '--node-profiler', '0x', '--out', out]);
+  assert.equal(r.status, 0, r.all);
+  const p = readResults(out).cells[0].profile!;
+  assert.equal(p.profiler, '0x');
+  assert.equal(p.status, 'ok', p.error);
+  assert.ok(fs.statSync(path.join(out, p.files['0x'])).size > 0, "0x's own flamegraph page");
+  const folded = parseFolded(fs.readFileSync(path.join(out, p.files.folded), 'utf8'));
+  assert.ok([...frames(folded.stacks)].some((f) => /strategies\/node\/\w+\.js/.test(f)), 'JavaScript frames of the server');
+  assert.equal(p.summary!.samples, folded.samples);
+  assert.ok(p.notes.some((n) => /whole life of the server/.test(n)), p.notes.join(' | '));
+});
