@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { CellResult, ResultsFile } from '../harness/results.js';
 import type { ComparisonModel, FlamegraphDiff } from '../reports/compare.js';
 import { parseFolded, renameThreads, type Folded } from './fold.js';
-import { diffProfiles, selfChanges } from './diff.js';
+import { diffProfiles, selfChanges, type DiffSide } from './diff.js';
 import { writeDiffFiles } from './outputs.js';
 
 export interface ComparedRun {
@@ -16,11 +16,14 @@ export interface ComparedRun {
   dir: string;
 }
 
+/* Only profiles of the measured window have a cost per operation: a tool's
+ * whole-process profile (0x, clinic) has start-up and teardown in it. */
 function why(c: CellResult, side: string): string | null {
-  if (!c.profile) return `${side} cell has no profile (run it with --profile)`;
-  if (c.profile.status !== 'ok') return `${side} profile failed: ${c.profile.error ?? 'unknown error'}`;
-  if (!c.profile.files.folded) return `${side} profile has no folded stacks (${c.profile.profiler} profiles are pages only)`;
-  if (!c.profile.ops) return `${side} profile has no operation count`;
+  const p = c.profile;
+  if (!p) return `${side} cell has no profile (run it with --profile)`;
+  if (p.status !== 'ok') return `${side} profile failed: ${p.error ?? 'unknown error'}`;
+  if (p.window !== 'measured' || !p.ops) return `${side} profile (${p.profiler}) covers the whole server process, not the measured window: no cost per operation to compare`;
+  if (!p.files.folded) return `${side} profile has no folded stacks`;
   return null;
 }
 
@@ -32,34 +35,63 @@ export function mainThreadAsServer(f: Folded, serverArgv: string[]): Folded {
   return renameThreads(f, (t) => (t === comm ? 'server' : t));
 }
 
-function side(run: ComparedRun, c: CellResult, label: string, lineUp: boolean) {
-  const file = path.join(run.dir, c.profile!.files.folded);
-  let text: string;
+/* The folded file a results.json names, only if it lies inside that run's
+ * folder: a hand-edited or hostile file could name any file on the machine,
+ * and what compare writes is posted where others read it. */
+export function foldedFileInside(runDir: string, rel: string): string | null {
   try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`${label}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    const dir = fs.realpathSync(runDir);
+    const file = fs.realpathSync(path.resolve(dir, rel));
+    const inside = path.relative(dir, file);
+    return inside && !inside.startsWith('..') && !path.isAbsolute(inside) ? file : null;
+  } catch {
+    return null;
   }
-  const folded = parseFolded(text);
+}
+
+function side(run: ComparedRun, c: CellResult, label: string, lineUp: boolean): DiffSide {
+  const rel = c.profile!.files.folded;
+  const file = foldedFileInside(run.dir, rel);
+  if (!file) throw new Error(`${label}: its folded stacks (${rel}) are missing or outside its run folder`);
+  let folded: Folded;
+  try {
+    folded = parseFolded(fs.readFileSync(file, 'utf8'));
+  } catch {
+    // The file's content stays out of the message: it ends up in compare.md.
+    throw new Error(`${label}: ${rel} is not a folded-stacks file`);
+  }
   return { folded: lineUp ? mainThreadAsServer(folded, c.server_argv) : folded, ops: c.profile!.ops!, label };
 }
 
-const fileStem = (key: string) => key.replace(/[^A-Za-z0-9._-]+/g, '-');
+/* File names from cell keys; two keys that map to one name (a b, a-b) get a number. */
+function fileStems(keys: string[]): Map<string, string> {
+  const used = new Set<string>();
+  const out = new Map<string, string>();
+  for (const key of keys) {
+    const base = key.replace(/[^A-Za-z0-9._-]+/g, '-');
+    let stem = base;
+    for (let n = 2; used.has(stem); n++) stem = `${base}-${n}`;
+    used.add(stem);
+    out.set(key, stem);
+  }
+  return out;
+}
 
 export function diffComparedCells(model: ComparisonModel, base: ComparedRun, head: ComparedRun, outDir: string): FlamegraphDiff[] {
   const baseCells = new Map(base.results.cells.map((c) => [c.id, c]));
   const headCells = new Map(head.results.cells.map((c) => [c.id, c]));
+  const stems = fileStems(model.cells.map((c) => c.key));
+  const lineUp = model.mode === 'strategies';
+  const baseLabel = lineUp ? model.base_name : `base (${model.base_run})`;
+  const headLabel = lineUp ? model.head_name : `head (${model.head_run})`;
   return model.cells.map((cmp): FlamegraphDiff => {
     const b = baseCells.get(cmp.base_id)!;
     const h = headCells.get(cmp.head_id)!;
     const problem = why(b, 'base') ?? why(h, 'head');
     if (problem) return { key: cmp.key, problem };
-    const baseLabel = model.mode === 'strategies' ? model.base_name : `base (${model.base_run})`;
-    const headLabel = model.mode === 'strategies' ? model.head_name : `head (${model.head_run})`;
     try {
-      const lineUp = model.mode === 'strategies';
       const d = diffProfiles(side(base, b, baseLabel, lineUp), side(head, h, headLabel, lineUp));
-      const files = writeDiffFiles(outDir, path.join('flamegraphs', fileStem(cmp.key)), d, {
+      const files = writeDiffFiles(outDir, path.join('flamegraphs', stems.get(cmp.key)!), d, {
         title: `${headLabel} vs ${baseLabel}: ${cmp.key}`,
         subtitle: `CPU per operation; red: ${headLabel} spends more there, blue: less`,
       });

@@ -72,52 +72,64 @@ interface Sample {
   frames: string[];
 }
 
-/* Folds `perf script` text. Lines that are neither a sample header nor a
- * frame of one (perf's warnings, blank lines) are skipped. */
-export function foldPerfScript(text: string): Folded {
-  const stacks = new Map<string, number>();
-  let samples = 0;
-  let event: string | null = null;
-  let period: number | null = null;
-  let periodKnown = true;
-  let current: Sample | null = null;
+/* Folds `perf script` output line by line, so output of any size (long
+ * DWARF recordings run to gigabytes) is folded as it streams in. Lines that
+ * are neither a sample header nor a frame of one (perf's warnings, blank
+ * lines) are skipped. */
+export class PerfScriptFolder {
+  private readonly stacks = new Map<string, number>();
+  private samples = 0;
+  private event: string | null = null;
+  private period: number | null = null;
+  private periodKnown = true;
+  private current: Sample | null = null;
 
-  const finish = () => {
-    if (!current) return;
-    const key = [current.comm, ...current.frames.reverse()].join(';');
-    stacks.set(key, (stacks.get(key) ?? 0) + 1);
-    samples++;
-    current = null;
-  };
+  private finishSample(): void {
+    if (!this.current) return;
+    const key = [this.current.comm, ...this.current.frames.reverse()].join(';');
+    this.stacks.set(key, (this.stacks.get(key) ?? 0) + 1);
+    this.samples++;
+    this.current = null;
+  }
 
-  for (const line of text.split(/\r?\n/)) {
+  line(raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') {
-      finish();
-      continue;
+      this.finishSample();
+      return;
     }
-    const startsIndented = /^\s/.test(line);
-    if (!startsIndented) {
+    if (!/^\s/.test(line)) {
       const header = HEADER.exec(line);
       const rest = header && HEADER_REST.exec(header[3]);
-      if (!header || !rest) continue;
-      finish();
+      if (!header || !rest) return;
+      this.finishSample();
       const [, periodText, eventName, inlineFrame] = rest;
-      if (event === null) event = eventName;
-      else if (eventName !== event) periodKnown = false;
+      if (this.event === null) this.event = eventName;
+      else if (eventName !== this.event) this.periodKnown = false;
       const samplePeriod = periodText === undefined ? null : Number(periodText);
-      if (samplePeriod === null) periodKnown = false;
-      else if (period === null) period = samplePeriod;
-      else if (samplePeriod !== period) periodKnown = false;
-      current = { comm: header[1].trim().replace(/;/g, ':'), frames: [] };
+      if (samplePeriod === null) this.periodKnown = false;
+      else if (this.period === null) this.period = samplePeriod;
+      else if (samplePeriod !== this.period) this.periodKnown = false;
+      this.current = { comm: header[1].trim().replace(/;/g, ':'), frames: [] };
       const frame = inlineFrame && FRAME.exec(inlineFrame);
-      if (frame) current.frames.push(frameName(frame[1], frame[2]));
-      continue;
+      if (frame) this.current.frames.push(frameName(frame[1], frame[2]));
+      return;
     }
     const frame = FRAME.exec(line);
-    if (frame && current) current.frames.push(frameName(frame[1], frame[2]));
+    if (frame && this.current) this.current.frames.push(frameName(frame[1], frame[2]));
   }
-  finish();
-  return { stacks, samples, periodNs: periodKnown && period !== null && period > 0 ? period : null };
+
+  result(): Folded {
+    this.finishSample();
+    const p = this.period;
+    return { stacks: this.stacks, samples: this.samples, periodNs: this.periodKnown && p !== null && p > 0 ? p : null };
+  }
+}
+
+export function foldPerfScript(text: string): Folded {
+  const folder = new PerfScriptFolder();
+  for (const line of text.split('\n')) folder.line(line);
+  return folder.result();
 }
 
 export function formatFolded(f: Folded): string {

@@ -23,8 +23,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findExecutable } from '../harness/catalog.js';
+import { trackHelperProcess } from '../harness/process.js';
 import { foldTicksFile } from './node-ticks.js';
+import { DEFAULT_PERF, describePerf, firstUsefulLine, perfBinary, perfRecordCommandArgs, perfScriptToFile, probePerf, type PerfSettings } from './perf.js';
 
 export const NODE_TOOLS = ['0x', 'clinic-flame', 'clinic-doctor'] as const;
 export type NodeTool = (typeof NODE_TOOLS)[number];
@@ -33,6 +34,8 @@ export interface NodeToolRun {
   tool: NodeTool;
   /* argv that starts the server under the tool (argv[0] resolvable from the repository root or PATH) */
   argv: string[];
+  /* What is recorded, in one line (for results.json). */
+  settings: string;
   /* extra environment for it (e.g. NO_INSIGHT=1) */
   env: Record<string, string>;
   /* how long to wait, after {"cmd":"exit"}, for the tool to write its output and exit */
@@ -64,13 +67,8 @@ const TOOL_CWD = '.tool-cwd';
  * whole V8 log), hence the margin. */
 const FINISH_TIMEOUT_MS: Record<NodeTool, number> = { '0x': 120_000, 'clinic-flame': 120_000, 'clinic-doctor': 60_000 };
 const PERF_FINISH_TIMEOUT_MS = 30_000;
-const PERF_SCRIPT_TIMEOUT_MS = 120_000;
 const RENDER_TIMEOUT_MS = 120_000;
 const PROBE_TIMEOUT_MS = 20_000;
-
-/* V8's --prof samples every millisecond; perf at 999 Hz keeps the two alike
- * (and off a multiple of the kernel tick). */
-const PERF_FREQUENCY_HZ = 999;
 
 /* clinic 13 without NO_INSIGHT waits on an analytics question that, without
  * a terminal, never resolves: it exits at once with status 0, having started
@@ -87,6 +85,7 @@ interface Context {
   cwd: string;
   node: string;
   kernelTracing: boolean;
+  perf: PerfSettings;
 }
 
 function isNodeBinary(argv0: string | undefined): boolean {
@@ -123,7 +122,7 @@ function toolBin(root: string, tool: NodeTool): string {
 }
 
 /* serverArgv[0] must be "node" (or a path to node): throws an Error saying the tools profile Node programs only otherwise */
-export function prepareNodeTool(tool: NodeTool, serverArgv: string[], outDir: string, root: string, opts: { kernelTracing: boolean }): NodeToolRun {
+export function prepareNodeTool(tool: NodeTool, serverArgv: string[], outDir: string, root: string, opts: { kernelTracing: boolean; perf?: PerfSettings }): NodeToolRun {
   if (!NODE_TOOLS.includes(tool)) throw new Error(`unknown Node profiler '${tool}' (known: ${NODE_TOOLS.join(', ')})`);
   if (!isNodeBinary(serverArgv[0])) {
     throw new Error(`${tool} profiles Node programs only: the server's command must start with node (or a path to it), not '${serverArgv[0] ?? ''}'`);
@@ -138,29 +137,35 @@ export function prepareNodeTool(tool: NodeTool, serverArgv: string[], outDir: st
   fs.mkdirSync(out, { recursive: true });
   fs.rmSync(cwd, { recursive: true, force: true });
   fs.mkdirSync(cwd);
-  const ctx: Context = { tool, root, outDir: out, cwd, node: server[0], kernelTracing: tool === '0x' && opts.kernelTracing };
+  const ctx: Context = { tool, root, outDir: out, cwd, node: server[0], kernelTracing: tool === '0x' && opts.kernelTracing, perf: opts.perf ?? DEFAULT_PERF };
   // env -C: the tool starts in its private directory, and env execs it, so the
   // pid the harness holds is the tool's.
   const inCwd = ['env', '-C', cwd];
   const collect = () => collectOutputs(ctx, opts.kernelTracing);
 
+  const whole = 'the whole server process (start-up, connection set-up, the window, teardown)';
   if (ctx.kernelTracing) {
-    if (!findExecutable('perf', root)) throw new Error('0x with kernel tracing needs perf, which is not on PATH (Debian: apt-get install linux-perf)');
-    const argv = [...inCwd, 'perf', 'record', '-q', '-e', 'cpu-clock', '-F', String(PERF_FREQUENCY_HZ), '-g', '-o', path.join(out, 'perf.data'), '--'];
+    const argv = [...inCwd, perfBinary(), ...perfRecordCommandArgs(path.join(out, 'perf.data'), ctx.perf)];
     // --perf-basic-prof: the JIT's symbols in /tmp/perf-<pid>.map; interpreted
     // functions get their own frames instead of one "InterpreterEntryTrampoline".
     argv.push(server[0], '--perf-basic-prof', '--interpreted-frames-native-stack', ...server.slice(1));
-    return { tool, argv, env: {}, finishTimeoutMs: PERF_FINISH_TIMEOUT_MS, stopSignal: 'SIGINT', collect };
+    const settings = `0x rendering ${describePerf(ctx.perf).replace(/, server process only, measured window only$/, '')} of ${whole}, every thread, kernel frames included`;
+    return { tool, argv, settings, env: {}, finishTimeoutMs: PERF_FINISH_TIMEOUT_MS, stopSignal: 'SIGINT', collect };
   }
   if (tool === '0x') {
     // -q: no progress lines (they rewrite the terminal line with escapes) on stderr.
     // --write-ticks: the sample list, folded by collect().
     const argv = [...inCwd, toolBin(root, tool), '-q', '--write-ticks', '--output-dir', out, '--', ...server];
-    return { tool, argv, env: {}, finishTimeoutMs: FINISH_TIMEOUT_MS[tool], stopSignal: 'SIGINT', collect };
+    const settings = `0x (V8 --prof, a sample per ms of the main JavaScript thread) of ${whole}`;
+    return { tool, argv, settings, env: {}, finishTimeoutMs: FINISH_TIMEOUT_MS[tool], stopSignal: 'SIGINT', collect };
   }
   const sub = tool === 'clinic-flame' ? 'flame' : 'doctor';
   const argv = [...inCwd, toolBin(root, tool), sub, '--open=false', '--dest', out, '--', ...server];
-  return { tool, argv, env: { ...CLINIC_ENV }, finishTimeoutMs: FINISH_TIMEOUT_MS[tool], stopSignal: 'SIGINT', collect };
+  const settings =
+    tool === 'clinic-flame'
+      ? `clinic flame (0x's V8 --prof, main JavaScript thread) of ${whole}`
+      : `clinic doctor (CPU, memory, event-loop delay, handles every 10 ms; no stacks) of ${whole}`;
+  return { tool, argv, settings, env: { ...CLINIC_ENV }, finishTimeoutMs: FINISH_TIMEOUT_MS[tool], stopSignal: 'SIGINT', collect };
 }
 
 /* quick check that the tool can run here (binary present, runs `--version`); reason when not.
@@ -171,40 +176,17 @@ export function probeNodeTool(tool: NodeTool, root: string, opts: { kernelTracin
   const args = tool === '0x' ? ['--version'] : [tool === 'clinic-flame' ? 'flame' : 'doctor', '--version'];
   const r = spawnSync(bin, args, { cwd: root, encoding: 'utf8', timeout: PROBE_TIMEOUT_MS, env: { ...process.env, ...CLINIC_ENV } });
   if (r.error || r.status !== 0) {
-    const why = r.error?.message ?? firstLine(r.stderr) ?? `exit status ${r.status}`;
+    const why = r.error?.message ?? (firstUsefulLine(r.stderr) || `exit status ${r.status}`);
     return { usable: false, reason: `${path.basename(bin)} ${args.join(' ')} failed: ${why}` };
   }
   // The wrappers are started through `env -C DIR` (GNU coreutils 8.28+).
   const env = spawnSync('env', ['-C', root, 'true'], { timeout: PROBE_TIMEOUT_MS });
   if (env.error || env.status !== 0) return { usable: false, reason: "this system's env does not support -C DIR (GNU coreutils 8.28 or later is needed)" };
   if (tool === '0x' && opts.kernelTracing) {
-    const perf = probePerfRecord(root);
-    if (perf) return { usable: false, reason: `kernel tracing: ${perf}` };
+    const perf = probePerf();
+    if (!perf.usable) return { usable: false, reason: `kernel tracing: ${perf.reason}` };
   }
   return { usable: true, version: (r.stdout ?? '').trim() };
-}
-
-/* null when `perf record -e cpu-clock -g` works here, else why not. */
-function probePerfRecord(root: string): string | null {
-  const perf = findExecutable('perf', root);
-  if (!perf) return 'perf is not on PATH (Debian: apt-get install linux-perf)';
-  const file = path.join(os.tmpdir(), `muxbench-perf-probe-${process.pid}.data`);
-  try {
-    const r = spawnSync(perf, ['record', '-q', '-e', 'cpu-clock', '-g', '-o', file, '--', 'true'], { encoding: 'utf8', timeout: PROBE_TIMEOUT_MS });
-    if (r.error || r.status !== 0) return `perf record failed: ${r.error?.message ?? firstLine(r.stderr) ?? `exit status ${r.status}`}`;
-    return null;
-  } finally {
-    fs.rmSync(file, { force: true });
-    fs.rmSync(`${file}.old`, { force: true });
-  }
-}
-
-/* The first line that says something: 0x prints "Error:" alone, then "🚫  <message>". */
-function firstLine(text: string | null | undefined): string | undefined {
-  return text
-    ?.split('\n')
-    .map((l) => l.replace(/^\s*\u{1F6AB}/u, '').trim())
-    .find((l) => l && l !== 'Error:');
 }
 
 async function collectOutputs(ctx: Context, kernelTracingAsked: boolean): Promise<{ files: string[]; mainHtml: string | null; notes: string[] }> {
@@ -339,10 +321,12 @@ async function collectPerf(ctx: Context, notes: string[]): Promise<string> {
   const data = path.join(ctx.outDir, 'perf.data');
   if (!nonEmptyFile(data)) throw new Error(`perf wrote no perf.data in ${ctx.outDir}: the server did not run under it (perf's messages are in the server's log)`);
   const raw = path.join(ctx.outDir, 'stacks.out.tmp');
-  const script = await run('perf', ['script', '-i', data], { stdoutFile: raw, timeoutMs: PERF_SCRIPT_TIMEOUT_MS });
-  if (script.code !== 0 || !nonEmptyFile(raw)) {
+  try {
+    await perfScriptToFile(data, raw);
+    if (!nonEmptyFile(raw)) throw new Error('no output');
+  } catch (err) {
     fs.rmSync(raw, { force: true });
-    throw new Error(`perf script could not read ${data}: ${firstLine(script.stderr) ?? `exit status ${script.code}`}`);
+    throw new Error(`perf script could not read ${data}: ${(err as Error).message}`);
   }
   // Its first sample line names the process: "node  2206 28699.78: ...".
   const head = readHead(raw, 4096);
@@ -359,10 +343,10 @@ async function collectPerf(ctx: Context, notes: string[]): Promise<string> {
   const render = await run(toolBin(ctx.root, '0x'), ['-q', '--visualize-only', ctx.outDir], { cwd: ctx.cwd, timeoutMs: RENDER_TIMEOUT_MS });
   const html = path.join(ctx.outDir, 'flamegraph.html');
   if (render.code !== 0 || !nonEmptyFile(html)) {
-    throw new Error(`0x could not render perf's stacks (${path.basename(stacks)}): ${firstLine(render.stderr) ?? `exit status ${render.code}`}`);
+    throw new Error(`0x could not render perf's stacks (${path.basename(stacks)}): ${firstUsefulLine(render.stderr) || `exit status ${render.code}`}`);
   }
   notes.push(
-    `perf record -e cpu-clock -F ${PERF_FREQUENCY_HZ} -g of the whole server process, kernel and native frames included; JavaScript names from Node's --perf-basic-prof map`,
+    `perf record -e cpu-clock -F ${ctx.perf.frequencyHz} --call-graph ${ctx.perf.callGraph} of the whole server process, kernel and native frames included; JavaScript names from Node's --perf-basic-prof map`,
     `${path.basename(stacks)}: perf script output (the stacks behind the flamegraph)`,
   );
   return 'flamegraph.html';
@@ -382,7 +366,9 @@ function readHead(file: string, bytes: number): string {
 function run(cmd: string, args: string[], opts: { cwd?: string; stdoutFile?: string; timeoutMs: number }): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const outFd = opts.stdoutFile ? fs.openSync(opts.stdoutFile, 'w') : null;
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', outFd ?? 'ignore', 'pipe'] });
+    // detached and tracked: ended with the other children on Ctrl-C.
+    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', outFd ?? 'ignore', 'pipe'], detached: true });
+    trackHelperProcess(child);
     if (outFd !== null) fs.closeSync(outFd);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => {

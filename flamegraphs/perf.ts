@@ -14,9 +14,11 @@ import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { Readable, Writable } from 'node:stream';
 import { findExecutable } from '../harness/catalog.js';
 import { trackHelperProcess } from '../harness/process.js';
+import { PerfScriptFolder, type Folded } from './fold.js';
 
 export const CALL_GRAPHS = ['fp', 'dwarf'] as const;
 export type CallGraph = (typeof CALL_GRAPHS)[number];
@@ -28,7 +30,11 @@ export interface PerfSettings {
 
 export const DEFAULT_PERF: PerfSettings = { callGraph: 'fp', frequencyHz: 999 };
 
-export type PerfProbe = { usable: true; version: string; kernelFrames: boolean } | { usable: false; reason: string };
+export type PerfProbe =
+  /* kernelSamples: perf records kernel code (else it quietly excludes it);
+   * kernelFrames: kernel frames get names (else they are bare addresses). */
+  | { usable: true; version: string; kernelSamples: boolean; kernelFrames: boolean }
+  | { usable: false; reason: string };
 
 /* How long perf may take to attach and to write its file at the end. DWARF
  * call graphs copy 8 KiB of stack per sample, so writing takes longer. */
@@ -37,24 +43,23 @@ const CONTROL_TIMEOUT_MS = 5_000;
 const FINISH_TIMEOUT_MS = 60_000;
 const PROBE_TIMEOUT_MS = 20_000;
 
+/* The perf found on PATH (spawned by path, so the probe and the recording use one binary). */
+export function perfBinary(): string {
+  return findExecutable('perf', '/') ?? 'perf';
+}
+
+function samplingArgs(s: PerfSettings): string[] {
+  return ['-e', 'cpu-clock', '-F', String(s.frequencyHz), '--call-graph', s.callGraph === 'dwarf' ? 'dwarf,16384' : 'fp'];
+}
+
+/* Attached to a running server, events off until enabled through fd 3 (acks on fd 4). */
 export function perfRecordArgs(pid: number, file: string, s: PerfSettings): string[] {
-  return [
-    'record',
-    '-e',
-    'cpu-clock',
-    '-F',
-    String(s.frequencyHz),
-    '--call-graph',
-    s.callGraph === 'dwarf' ? 'dwarf,16384' : 'fp',
-    '-p',
-    String(pid),
-    '-D',
-    '-1',
-    '--control',
-    'fd:3,4',
-    '-o',
-    file,
-  ];
+  return ['record', ...samplingArgs(s), '-p', String(pid), '-D', '-1', '--control', 'fd:3,4', '-o', file];
+}
+
+/* Around a whole command (append the command after these). */
+export function perfRecordCommandArgs(file: string, s: PerfSettings): string[] {
+  return ['record', '-q', ...samplingArgs(s), '-o', file, '--'];
 }
 
 /* One line for results and reports. */
@@ -62,12 +67,14 @@ export function describePerf(s: PerfSettings): string {
   return `perf record -e cpu-clock -F ${s.frequencyHz} --call-graph ${s.callGraph}, server process only, measured window only`;
 }
 
-function firstUsefulLine(text: string): string {
+/* The first line of a tool's stderr that says something (perf's progress
+ * lines and 0x's lone "Error:" and emoji do not). */
+export function firstUsefulLine(text: string | null | undefined): string {
   return (
-    text
+    (text ?? '')
       .split('\n')
-      .map((l) => l.trim())
-      .find((l) => l && !l.startsWith('[ perf record')) ?? ''
+      .map((l) => l.replace(/^\s*\u{1F6AB}/u, '').trim())
+      .find((l) => l && l !== 'Error:' && !l.startsWith('[ perf record')) ?? ''
   );
 }
 
@@ -96,7 +103,18 @@ export function probePerf(): PerfProbe {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  return { usable: true, version: (version.stdout ?? '').trim(), kernelFrames: kernelSymbolsReadable() };
+  return { usable: true, version: (version.stdout ?? '').trim(), kernelSamples: kernelSamplesAllowed(), kernelFrames: kernelSymbolsReadable() };
+}
+
+/* Without privileges, perf_event_paranoid >= 2 makes perf quietly leave the
+ * kernel out ("exclude_kernel"): a profile would show 0% kernel as if measured. */
+function kernelSamplesAllowed(): boolean {
+  if (process.getuid?.() === 0) return true;
+  try {
+    return Number(fs.readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8').trim()) < 2;
+  } catch {
+    return false;
+  }
 }
 
 /* Kernel frames have names only when kallsyms shows addresses to us. */
@@ -152,7 +170,16 @@ export class PerfRecording {
     private readonly child: ChildProcess,
     readonly file: string,
   ) {
-    this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+    this.exited = new Promise((resolve) => {
+      child.on('close', (code) => resolve(code));
+      // A failed spawn: 'close' may not follow on every Node version.
+      child.on('error', (err) => {
+        this.stderrTail.push(err.message);
+        resolve(null);
+      });
+    });
+    // Writes to a perf that has gone fail with EPIPE: reported through exited, not thrown.
+    for (const fd of [3, 4]) (child.stdio[fd] as Readable | Writable).on('error', () => {});
     this.waitLine = lineWaiter(child.stdio[4] as Readable);
     this.stderrWait = lineWaiter(child.stderr!);
     child.stderr!.on('data', (t: string) => {
@@ -164,9 +191,12 @@ export class PerfRecording {
   /* Attaches to `pid`; resolves once perf is attached with events disabled. */
   static async attach(pid: number, file: string, settings: PerfSettings): Promise<PerfRecording> {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const child = spawn('perf', perfRecordArgs(pid, file, settings), {
+    // detached: a Ctrl-C in the terminal reaches muxbench only, which then
+    // ends perf itself, in order (as with every other child).
+    const child = spawn(perfBinary(), perfRecordArgs(pid, file, settings), {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
       shell: false,
+      detached: true,
     });
     trackHelperProcess(child);
     const rec = new PerfRecording(child, file);
@@ -180,7 +210,12 @@ export class PerfRecording {
     return rec;
   }
 
+  private get gone(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null || this.child.pid === undefined;
+  }
+
   private async control(cmd: 'enable' | 'disable'): Promise<void> {
+    if (this.gone) throw new Error(`perf ended before ${cmd}${this.stderrTail.length ? `: ${this.stderrTail.join(' | ')}` : ''}`);
     const ack = this.waitLine((l) => l === 'ack', CONTROL_TIMEOUT_MS, `ack for ${cmd}`, this.exited);
     (this.child.stdio[3] as Writable).write(`${cmd}\n`);
     await ack;
@@ -196,7 +231,7 @@ export class PerfRecording {
 
   /* SIGINT makes perf write its file and exit (status 130 when attached with -p). */
   async finish(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    if (this.gone) return;
     this.child.kill('SIGINT');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), FINISH_TIMEOUT_MS);
     await this.exited;
@@ -205,25 +240,49 @@ export class PerfRecording {
   }
 
   async kill(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    if (!this.gone) this.child.kill('SIGKILL');
     await this.exited;
   }
 }
 
-/* `perf script` of a recording: the text the folder reads. --no-inline keeps
- * it from running addr2line for every frame (minutes on -g binaries). */
-export function perfScript(file: string): Promise<string> {
+/* `perf script` of a recording. --no-inline keeps it from running addr2line
+ * for every frame (minutes on -g binaries). */
+function perfScriptChild(file: string, stdout: 'pipe' | number): ChildProcess {
+  const child = spawn(perfBinary(), ['script', '--no-inline', '-i', file], { stdio: ['ignore', stdout, 'pipe'], shell: false, detached: true });
+  trackHelperProcess(child);
+  return child;
+}
+
+function scriptDone(child: ChildProcess): Promise<void> {
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => {
+    if (err.length < 16384) err += b.toString('utf8');
+  });
   return new Promise((resolve, reject) => {
-    const child = spawn('perf', ['script', '--no-inline', '-i', file], { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
-    trackHelperProcess(child);
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString('utf8')));
     child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
-      else reject(new Error(`perf script failed (status ${code}): ${firstUsefulLine(err)}`));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`perf script failed (${signal ? `ended by ${signal}` : `status ${code}`}): ${firstUsefulLine(err)}`));
     });
   });
+}
+
+/* A recording folded as perf script streams it (never the whole text in memory). */
+export async function foldPerfData(file: string): Promise<Folded> {
+  const child = perfScriptChild(file, 'pipe');
+  const done = scriptDone(child);
+  const folder = new PerfScriptFolder();
+  for await (const line of readline.createInterface({ input: child.stdout!, crlfDelay: Infinity })) folder.line(line);
+  await done;
+  return folder.result();
+}
+
+/* perf script's text into a file (0x reads it as stacks.<pid>.out). */
+export async function perfScriptToFile(file: string, out: string): Promise<void> {
+  const fd = fs.openSync(out, 'w');
+  try {
+    await scriptDone(perfScriptChild(file, fd));
+  } finally {
+    fs.closeSync(fd);
+  }
 }

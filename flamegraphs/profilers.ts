@@ -8,8 +8,9 @@
  * decided here from the strategy's declared runtime, never from its name. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { describePerf, perfScript, PerfRecording, PerfSettings } from './perf.js';
-import { foldPerfScript, parseFolded, type Folded } from './fold.js';
+import readline from 'node:readline';
+import { describePerf, foldPerfData, PerfRecording, PerfSettings } from './perf.js';
+import { parseFolded, PerfScriptFolder, type Folded } from './fold.js';
 import { summarizeProfile, type ProfileSummary } from './summary.js';
 import { writeProfileFiles } from './outputs.js';
 import { prepareNodeTool, NODE_TOOLS, type NodeTool, type NodeToolRun } from './node-tools.js';
@@ -36,13 +37,23 @@ export function profilerFor(req: ProfileRequest, runtime: Runtime): ProfilerName
 export interface WindowProfiler {
   /* The server's argv and environment under this profiler; exitGraceMs:
    * how long the server may take to exit (a wrapping tool writes its files then). */
-  launch(argv: string[]): { argv: string[]; env?: Record<string, string>; exitGraceMs?: number };
+  launch(argv: string[]): ServerLaunch;
   /* Right before "go", with the pid the server reported; resolves when recording. */
   start(serverPid: number): Promise<void>;
   /* Right after the load generator's result. */
   stop(): Promise<void>;
-  /* After teardown, whatever happened: nothing of the profiler keeps running. */
-  close(): Promise<void>;
+  /* After teardown, whatever happened (serverPid: as the server reported
+   * it, null when it never did): nothing of the profiler keeps running. */
+  close(serverPid: number | null): Promise<void>;
+}
+
+export interface ServerLaunch {
+  argv: string[];
+  env?: Record<string, string>;
+  /* How long the server may take to exit: a tool around it writes its files then. */
+  exitGraceMs?: number;
+  /* What ends it when it overstays that (a tool finishes cleanly on SIGINT). */
+  stopSignal?: NodeJS.Signals;
 }
 
 export interface ProfileRecord {
@@ -54,7 +65,10 @@ export interface ProfileRecord {
   /* Output files, relative to the run folder: html, svg, folded, speedscope, perf_data, tool pages. */
   files: Record<string, string>;
   summary?: ProfileSummary;
-  /* Operations of the profiled window, for per-operation costs and differential flamegraphs. */
+  /* measured: the repetition's window only (perf); process: the server's
+   * whole life, start-up and teardown included (0x, clinic). */
+  window?: 'measured' | 'process';
+  /* Operations of the profiled window (window "measured" only): per-operation costs, differential flamegraphs. */
   ops?: number;
   notes: string[];
 }
@@ -62,7 +76,7 @@ export interface ProfileRecord {
 export interface CellProfiling {
   profiler: WindowProfiler;
   /* After the repetition: turns what was recorded into files and a record. */
-  finish(rep: { status: 'ok' | 'failed'; error?: string; ops?: number }): Promise<ProfileRecord>;
+  finish(rep: { status: 'ok' | 'failed'; error?: string; ops?: number; interrupted: boolean }): Promise<ProfileRecord>;
 }
 
 export interface ProfileTarget {
@@ -87,51 +101,70 @@ export function profileCell(req: ProfileRequest, profiler: ProfilerName, target:
 function perfProfiling(settings: PerfSettings, t: ProfileTarget): CellProfiling {
   const dataRel = `${t.stem}.perf.data`;
   let recording: PerfRecording | null = null;
-  let serverPid = -1;
+  let closeError: string | null = null;
+  let serverPid: number | null = null;
   const profiler: WindowProfiler = {
     launch: (argv) => (t.runtime === 'node' ? { argv: [argv[0], ...NODE_PERF_FLAGS, ...argv.slice(1)] } : { argv }),
     async start(pid) {
-      serverPid = pid;
       recording = await PerfRecording.attach(pid, path.join(t.runDir, dataRel), settings);
       await recording.enable();
     },
     async stop() {
       await recording?.disable();
     },
-    async close() {
-      await recording?.finish().catch(() => recording?.kill());
+    async close(pid) {
+      serverPid = pid;
+      try {
+        await recording?.finish();
+      } catch (err) {
+        closeError = (err as Error).message;
+        await recording?.kill();
+      }
     },
   };
   return {
     profiler,
     async finish(rep) {
-      const record: ProfileRecord = { profiler: 'perf', settings: describePerf(settings), status: 'failed', files: {}, notes: [] };
+      const record: ProfileRecord = { profiler: 'perf', settings: describePerf(settings), status: 'failed', window: 'measured', files: {}, notes: [] };
       try {
         if (rep.status !== 'ok') throw new Error(`the profiled repetition failed: ${rep.error ?? 'unknown error'}`);
         if (!recording) throw new Error('perf was not started');
-        await recording.finish();
+        if (closeError) throw new Error(closeError);
         record.files.perf_data = dataRel;
-        const folded = foldPerfScript(await perfScript(path.join(t.runDir, dataRel)));
+        const folded = await foldPerfData(path.join(t.runDir, dataRel));
         if (folded.samples === 0) throw new Error('perf recorded no samples in the window (was the server idle, or the window very short?)');
         const made = outputs(folded, t, rep.ops);
         Object.assign(record.files, made.files);
         record.summary = made.summary;
-        record.ops = made.ops;
-        record.status = 'ok';
+        record.ops = rep.ops;
+        if (t.runtime === 'node') record.notes.push("JavaScript frames are named from V8's perf map, which is removed after folding: perf report on perf.data shows their addresses only");
       } catch (err) {
         record.error = (err as Error).message;
+        return record;
       } finally {
         // V8's perf map is ours (we started that node); perf script has read it.
-        if (t.runtime === 'node' && serverPid > 0) fs.rmSync(`/tmp/perf-${serverPid}.map`, { force: true });
+        if (t.runtime === 'node' && serverPid !== null) fs.rmSync(`/tmp/perf-${serverPid}.map`, { force: true });
       }
+      record.status = 'ok';
       return record;
     },
   };
 }
 
-function outputs(folded: Folded, t: ProfileTarget, ops: number | undefined): Pick<ProfileRecord, 'files' | 'summary' | 'ops'> & { files: Record<string, string> } {
-  const files = writeProfileFiles(t.runDir, t.stem, folded, { title: t.title, ops });
-  return { files: { ...files }, summary: summarizeProfile(folded), ops };
+function outputs(folded: Folded, t: ProfileTarget, ops: number | undefined): { files: Record<string, string>; summary: ProfileSummary } {
+  return { files: { ...writeProfileFiles(t.runDir, t.stem, folded, { title: t.title, ops }) }, summary: summarizeProfile(folded) };
+}
+
+/* A tool's stacks (0x's ticks folded, or perf script text), as our own
+ * files and summary, so the cell reads like a perf profile. */
+async function toolStacks(dir: string, files: string[]): Promise<Folded | null> {
+  const stacks = files.find((f) => /(^|\/)stacks\.(folded|\d+\.out)$/.test(f));
+  if (!stacks) return null;
+  const file = path.join(dir, stacks);
+  if (stacks.endsWith('.folded')) return parseFolded(fs.readFileSync(file, 'utf8'));
+  const folder = new PerfScriptFolder();
+  for await (const line of readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity })) folder.line(line);
+  return folder.result();
 }
 
 function nodeToolProfiling(tool: NodeTool, req: ProfileRequest, t: ProfileTarget): CellProfiling {
@@ -140,8 +173,8 @@ function nodeToolProfiling(tool: NodeTool, req: ProfileRequest, t: ProfileTarget
   const profiler: WindowProfiler = {
     launch(argv) {
       // 0x adds kernel frames through perf, when perf works here.
-      run = prepareNodeTool(tool, argv, outDir, t.root, { kernelTracing: req.perfUsable });
-      return { argv: run.argv, env: run.env, exitGraceMs: run.finishTimeoutMs };
+      run = prepareNodeTool(tool, argv, outDir, t.root, { kernelTracing: req.perfUsable, perf: req.perf });
+      return { argv: run.argv, env: run.env, exitGraceMs: run.finishTimeoutMs, stopSignal: run.stopSignal };
     },
     async start() {},
     async stop() {},
@@ -150,32 +183,21 @@ function nodeToolProfiling(tool: NodeTool, req: ProfileRequest, t: ProfileTarget
   return {
     profiler,
     async finish(rep) {
-      const record: ProfileRecord = {
-        profiler: tool,
-        settings: `${tool} around the whole server process (start-up, connection set-up and teardown included)`,
-        status: 'failed',
-        files: {},
-        notes: [],
-        ops: rep.ops,
-      };
+      const record: ProfileRecord = { profiler: tool, settings: '', status: 'failed', window: 'process', files: {}, notes: [] };
       try {
-        if (!run) throw new Error(`${tool} was not started`);
+        if (!run) throw new Error(`${tool} was not started: ${rep.error ?? 'unknown error'}`);
+        record.settings = run.settings;
+        if (rep.interrupted) throw new Error(`interrupted: ${tool} was stopped before it could write its report`);
         const got = await run.collect();
         const rel = (f: string) => path.relative(t.runDir, path.join(outDir, f));
-        got.files.filter((f) => f !== got.mainHtml).forEach((f, i) => (record.files[`file${i + 1}`] = rel(f)));
-        if (got.mainHtml) record.files[tool] = rel(got.mainHtml);
+        // Keyed by file name: stable across runs (0x's and clinic's names carry the pid, which is not).
+        for (const f of got.files) record.files[f === got.mainHtml ? tool : f.replace(/\d{3,}/g, 'PID')] = rel(f);
         record.notes.push(...got.notes);
-        // The tool's stacks, where it left some, also become our own files
-        // and summary, so the cell reads and compares like a perf profile.
-        const stacks = got.files.find((f) => /(^|\/)stacks\.(folded|\d+\.out)$/.test(f));
-        if (stacks) {
-          const text = fs.readFileSync(path.join(outDir, stacks), 'utf8');
-          const folded = stacks.endsWith('.folded') ? parseFolded(text) : foldPerfScript(text);
-          if (folded.samples > 0) {
-            const made = outputs(folded, t, rep.ops);
-            Object.assign(record.files, made.files);
-            record.summary = made.summary;
-          }
+        const folded = await toolStacks(outDir, got.files);
+        if (folded && folded.samples > 0) {
+          const made = outputs(folded, t, undefined);
+          Object.assign(record.files, made.files);
+          record.summary = made.summary;
         }
         if (rep.status !== 'ok') record.notes.push(`the repetition itself failed: ${rep.error ?? 'unknown error'}`);
         record.status = 'ok';

@@ -48,11 +48,13 @@ function wrapperCall(frame: string): string | undefined {
   return Object.hasOwn(WRAPPER_ALIASES, bare) ? WRAPPER_ALIASES[bare] : undefined;
 }
 
-/* The multiplexing call a frame stands for, if any. */
-export function muxCallOf(frame: string): string | undefined {
+/* The multiplexing call a frame stands for, if any. With kernel frames in
+ * the profile only the kernel's entry counts (time in the call itself, not
+ * the wrapper's user-space part); without them, the wrapper is all there is. */
+export function muxCallOf(frame: string, kernelFrames = true): string | undefined {
   const entry = KERNEL_ENTRY.exec(frame);
   if (entry) return MUX_CALLS.includes(entry[1]) ? entry[1] : undefined;
-  return wrapperCall(frame);
+  return kernelFrames ? undefined : wrapperCall(frame);
 }
 
 function percent(part: number, whole: number): number {
@@ -71,13 +73,14 @@ export function summarizeProfile(f: Folded): ProfileSummary {
   let mux = 0;
   const perCall = new Map<string, number>();
   const self = new Map<string, number>();
+  const kernelFrames = [...f.stacks.keys()].some((stack) => stack.split(';').some(isKernelFrame));
   for (const [stack, count] of f.stacks) {
     const frames = stack.split(';');
     const leaf = frames[frames.length - 1];
     if (isKernelFrame(leaf)) kernel += count;
     self.set(leaf, (self.get(leaf) ?? 0) + count);
     for (let i = frames.length - 1; i >= 0; i--) {
-      const call = muxCallOf(frames[i]);
+      const call = muxCallOf(frames[i], kernelFrames);
       if (call) {
         mux += count;
         perCall.set(call, (perCall.get(call) ?? 0) + count);

@@ -17,7 +17,7 @@ import { measure, parseResult, parseSnapshot, ServerSnapshot } from './metrics.j
 import { Repetition } from './results.js';
 import { errorMessage } from './errors.js';
 import { encodeBuckets } from './stats.js';
-import type { WindowProfiler } from '../flamegraphs/profilers.js';
+import type { ServerLaunch, WindowProfiler } from '../flamegraphs/profilers.js';
 
 export interface RepetitionContext {
   root: string;
@@ -150,11 +150,12 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
   const out: Repetition = { rep, status: 'failed', wall_s: 0, logs };
   const warnings: string[] = [];
 
-  let serverExitMs: number | undefined;
+  let serverExit: { graceMs?: number; signal?: NodeJS.Signals } = {};
+  let serverPid: number | null = null;
 
   try {
     const argv = serverArgv(cell, listen, ctx.verifyChecksum);
-    const launch = ctx.profiler ? ctx.profiler.launch(argv) : { argv, env: undefined, exitGraceMs: undefined };
+    const launch: ServerLaunch = ctx.profiler ? ctx.profiler.launch(argv) : { argv };
     const server = startProcess({
       label: `${cell.variant.name} server`,
       argv: launch.argv,
@@ -163,13 +164,15 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
       cpus: pinning.pinned ? pinning.server : null,
       stderrLog: path.join(ctx.runDir, logs.server),
     });
-    serverExitMs = launch.exitGraceMs;
+    serverExit = { graceMs: launch.exitGraceMs, signal: launch.stopSignal };
     procs.push(server);
     const listening = await server.waitFor('listening', LISTEN_TIMEOUT_MS);
     if (typeof listening.address !== 'string' || !/^(tcp|unix):/.test(listening.address)) {
       throw new Error(`${server.label}: "listening" event has no usable "address" (${JSON.stringify(listening.address)})`);
     }
 
+    // Under a profiling tool the server is the tool's child: its own pid is the one it reports.
+    serverPid = typeof listening.pid === 'number' ? listening.pid : server.pid;
     // The server's memory before any connection: the baseline of memory per connection.
     const baseline = await snapshot(server);
     const loadgen = startProcess({
@@ -187,7 +190,7 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
     await waitForAccepts(server, loadgen, cell.params.connections);
 
     // The profiler's attach (perf: a few hundred ms) stays outside the window.
-    if (ctx.profiler) await ctx.profiler.start(typeof listening.pid === 'number' ? listening.pid : server.pid);
+    if (ctx.profiler) await ctx.profiler.start(serverPid!);
     const a = await snapshot(server);
     const resultEvent = loadgen.waitFor('result', ctx.timeoutS * 1000 + RESULT_GRACE_MS);
     loadgen.send({ cmd: 'go' });
@@ -223,9 +226,11 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
     out.error = errorMessage(err);
   } finally {
     // Teardown is part of every outcome: exit commands first, then signals.
-    // A server under a profiling tool gets the tool's time to write its files.
-    await Promise.all(procs.map((p, i) => (i === 0 && serverExitMs ? p.end(serverExitMs) : p.end())));
-    if (ctx.profiler) await ctx.profiler.close();
+    // A server under a profiling tool gets the tool's time to write its
+    // files, and the tool's own stop signal if it overstays.
+    const [server, ...others] = procs;
+    await Promise.all([server?.end(serverExit.graceMs, undefined, serverExit.signal), ...others.map((p) => p.end())]);
+    if (ctx.profiler) await ctx.profiler.close(serverPid);
     for (const p of procs) {
       const problem = describeSignalled(p);
       if (problem) warnings.push(problem);

@@ -208,7 +208,9 @@ interface RunArgs {
 function profileRequest(argv: RunArgs): { request: ProfileRequest | null; problem?: string } {
   if (!argv.profile) return { request: null };
   const perf = probePerf();
-  if (perf.usable && !perf.kernelFrames) {
+  if (perf.usable && !perf.kernelSamples) {
+    process.stderr.write('note: kernel.perf_event_paranoid >= 2 without root: perf leaves kernel code out of the profiles (they will show 0% kernel); run as root or lower it to 1\n');
+  } else if (perf.usable && !perf.kernelFrames) {
     process.stderr.write('note: the kernel hides its symbol addresses (kernel.kptr_restrict): kernel frames will show as [kernel.kallsyms]; as root, sysctl kernel.kptr_restrict=0 names them\n');
   }
   let node = argv.nodeProfiler;
@@ -364,7 +366,7 @@ const PROFILE_OPTIONS = {
   profile: { type: 'boolean', default: false, describe: 'After the measured repetitions of each cell, one more with a profiler on the server (kept out of the statistics): folded stacks, flamegraph HTML and SVG, speedscope JSON in <run>/flamegraphs/, linked from the report' },
   'call-graph': { choices: CALL_GRAPHS, default: 'fp' as CallGraph, describe: 'How perf walks stacks: fp (frame pointers: cheap; frames inside system libraries built without them may be cut short) or dwarf (unwinds any code, with more overhead and bigger files)' },
   'profile-frequency': { type: 'string', describe: `perf samples per second of CPU (default ${DEFAULT_PERF.frequencyHz})`, coerce: (v: unknown) => (v === undefined ? undefined : parseCount(String(v), '--profile-frequency')) },
-  'node-profiler': { choices: PROFILERS, default: 'perf' as ProfilerName, describe: "Profiler of the Node strategy: perf (with V8's perf map; the measured window only, comparable with the native servers), 0x (flamegraph of the whole process), clinic-flame or clinic-doctor" },
+  'node-profiler': { choices: PROFILERS, default: 'perf' as ProfilerName, describe: "Profiler of the Node strategy: perf (with V8's perf map; the measured window only, comparable with the native servers), 0x (its flamegraph of the whole process: perf of every thread with kernel frames where perf works, else V8 --prof), clinic-flame or clinic-doctor (docs/profiling-node.md)" },
 } as const;
 
 const cli = yargs(hideBin(process.argv))

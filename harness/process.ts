@@ -191,14 +191,15 @@ export class NativeProcess {
     }
   }
 
-  /* Polite first: {"cmd":"exit"} and end of stdin; then SIGTERM; then SIGKILL.
-   * `politeMs` is how long a well-behaved child gets to leave on its own. */
-  async end(politeMs = DEFAULT_GRACE_MS, graceMs = DEFAULT_GRACE_MS): Promise<ExitInfo> {
+  /* Polite first: {"cmd":"exit"} and end of stdin; then `stopSignal`
+   * (SIGTERM; a profiling tool around a server finishes on SIGINT); then
+   * SIGKILL. `politeMs` is how long a well-behaved child gets to leave on its own. */
+  async end(politeMs = DEFAULT_GRACE_MS, graceMs = DEFAULT_GRACE_MS, stopSignal: NodeJS.Signals = 'SIGTERM'): Promise<ExitInfo> {
     if (!this.running) return this.exitInfo!;
     this.send({ cmd: 'exit' });
     this.closeStdin();
     if (await exitsWithin(this, politeMs)) return this.exitInfo!;
-    this.signal('SIGTERM');
+    this.signal(stopSignal);
     if (await exitsWithin(this, graceMs)) return this.exitInfo!;
     this.signal('SIGKILL');
     return this.exited;
@@ -236,10 +237,14 @@ export function trackHelperProcess(child: ChildProcess): void {
 
 function signalHelpers(sig: NodeJS.Signals): void {
   for (const c of helpers) {
-    try {
-      process.kill(c.pid!, sig);
-    } catch {
-      // already gone
+    // Helpers are spawned detached (their own group) where they may start children.
+    for (const target of [-c.pid!, c.pid!]) {
+      try {
+        process.kill(target, sig);
+        break;
+      } catch {
+        // not a group leader, or already gone
+      }
     }
   }
 }
@@ -251,6 +256,7 @@ export async function endAllProcesses(graceMs = DEFAULT_GRACE_MS): Promise<void>
   for (const p of procs) p.signal('SIGTERM');
   await Promise.all(procs.map((p) => exitsWithin(p, graceMs)));
   for (const p of procs) if (p.running) p.signal('SIGKILL');
+  signalHelpers('SIGKILL');
   await Promise.all(procs.map((p) => exitsWithin(p, graceMs)));
 }
 

@@ -90,6 +90,7 @@ const profile = object(
     error: str,
     files: { type: 'object', additionalProperties: str },
     summary: profileSummary,
+    window: { enum: ['measured', 'process'] },
     ops: count,
     notes: strings,
     repetition,

@@ -121,7 +121,16 @@ export function summaryTable(cells: CellResult[]): string {
 
 /* One more repetition with a profiler watching the server. It is kept apart
  * (cell.profile): a profiler costs CPU, so its window is not a measurement. */
-async function profileRepetition(req: RunRequest, profile: ProfileRequest, cell: CellPlan, record: CellResult, runDir: string, head: string, log: (l: string) => void): Promise<void> {
+async function profileRepetition(
+  req: RunRequest,
+  profile: ProfileRequest,
+  cell: CellPlan,
+  record: CellResult,
+  runDir: string,
+  head: string,
+  log: (l: string) => void,
+  stopped: () => NodeJS.Signals | null,
+): Promise<void> {
   const which = profilerFor(profile, cell.variant.runtime);
   if (!which) return;
   const profiling = profileCell(profile, which, {
@@ -141,7 +150,8 @@ async function profileRepetition(req: RunRequest, profile: ProfileRequest, cell:
     runDir,
     profiler: profiling.profiler,
   });
-  record.profile = await profiling.finish({ status: r.status, error: r.error, ops: r.metrics?.ops });
+  if (stopped() && r.status === 'failed') r.error = `interrupted by ${stopped()}`;
+  record.profile = await profiling.finish({ status: r.status, error: r.error, ops: r.metrics?.ops, interrupted: stopped() !== null });
   record.profile.repetition = r;
   const p = record.profile;
   const s = p.summary;
@@ -209,7 +219,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
   log(`muxbench run ${runId}: ${plan.cells.length} cells x ${options.repeat} repetitions${options.warmup ? ` (+${options.warmup} warm-up)` : ''} -> ${path.relative(process.cwd(), runDir) || '.'}`);
   for (const u of plan.unavailable) log(`skipped ${u.strategy}: ${u.reason}`);
   for (const w of results.warnings) log(`warning: ${w}`);
-  if (req.profileProblem) log(`profiling: ${req.profileProblem}; the run goes on without profiles of native servers`);
+  if (req.profileProblem) log(`profiling: ${req.profileProblem}; the run goes on without perf profiles${req.profile?.node !== 'perf' ? ` (the Node strategy still gets ${req.profile?.node})` : ''}`);
   if (!pinning.pinned) log(`CPU pinning off: ${pinning.reason}`);
 
   const total = plan.cells.length;
@@ -254,7 +264,8 @@ export async function runMatrix(req: RunRequest): Promise<number> {
     record.client_bound = (record.summary['client.busy_percent']?.median ?? 0) >= CLIENT_BOUND_PERCENT;
     save();
     if (req.profile && record.status === 'ok' && !stop.signal) {
-      await profileRepetition(req, req.profile, cell, record, runDir, `[${i + 1}/${total}] ${cell.variant.name} ${cell.scenario.name} ${cell.transport}${cell.label ? ` ${cell.label}` : ''} profile …`, log);
+      const head = `[${i + 1}/${total}] ${cell.variant.name} ${cell.scenario.name} ${cell.transport}${cell.label ? ` ${cell.label}` : ''} profile …`;
+      await profileRepetition(req, req.profile, cell, record, runDir, head, log, () => stop.signal);
       save();
     }
   }

@@ -11,7 +11,7 @@ import { formatMicros } from '../harness/units.js';
 import { changeText, COMPARED_METRICS, type CellComparison, type ComparisonModel, type FlamegraphDiff, type MetricDef, type MetricRow } from './compare.js';
 import { Html, html, jsonForScript, safeHref } from './html-escape.js';
 import { chartJsSource, REPORT_CSS } from './html.js';
-import { formatMetric } from './markdown.js';
+import { formatMetric, formatSignificant } from './markdown.js';
 
 export const VERDICT_COLOURS: Readonly<Record<Verdict, string>> = {
   better: '#59a14f',
@@ -225,7 +225,7 @@ function runsText(model: ComparisonModel): string {
 }
 
 function flamegraphTable(model: ComparisonModel): Html {
-  const perOp = (f: FlamegraphDiff, v: number) => (f.unit === 'ns/op' ? `${(v / 1000).toFixed(2)} µs/op` : `${v.toFixed(1)} samples/op`);
+  const perOp = (f: FlamegraphDiff, v: number) => (f.unit === 'ns/op' ? `${formatSignificant(v / 1000)} µs/op` : `${formatSignificant(v)} samples/op`);
   return html`<table><thead><tr><th>cell</th><th>${model.base_name}</th><th>${model.head_name}</th><th>ratio</th><th>differential flamegraph</th></tr></thead><tbody>${(model.flamegraphs ?? []).map((f) =>
     f.files
       ? html`<tr><td>${f.key}</td><td class="num">${perOp(f, f.base_per_op!)}</td><td class="num">${perOp(f, f.head_per_op!)}</td><td class="num">${f.base_per_op ? (f.head_per_op! / f.base_per_op).toFixed(3) : '–'}</td><td><a href="${safeHref(f.files.html)}">flamegraph</a> · <a href="${safeHref(f.files.svg)}">SVG</a> · <a href="${safeHref(f.files.folded)}">folded</a></td></tr>`
@@ -262,7 +262,7 @@ ${figures.length ? '' : html`<p class="none">No metric measured on both sides.</
 <section id="one-sided"><h2>Cells on one side only</h2>
 <h3>Only in ${model.base_name} (${model.base_run})</h3>${list(model.only_base)}
 <h3>Only in ${model.head_name} (${model.head_run})</h3>${list(model.only_head)}</section>
-${model.flamegraphs ? html`<section id="flamegraphs"><h2>Differential flamegraphs</h2><p class="note">CPU per operation in each side's profiled window (one repetition with perf, outside the statistics above). In the flamegraphs, red frames cost ${model.head_name} more per operation than ${model.base_name}, blue ones less.</p>${flamegraphTable(model)}</section>` : ''}
+${model.flamegraphs ? html`<section id="flamegraphs"><h2>Differential flamegraphs</h2><p class="note">CPU per operation in each side's profiled window (one more repetition with perf, outside the statistics above). In the flamegraphs, red frames cost ${model.head_name} more per operation than ${model.base_name}, blue ones less.</p>${flamegraphTable(model)}</section>` : ''}
 <section id="notes"><h2>Notes</h2>${notes.length ? html`<ul>${notes.map((c) => html`<li>${c.key}: ${c.notes.join(', ')}</li>`)}</ul>` : html`<p class="none">None.</p>`}</section>
 <script type="application/json" id="compare-data">${new Html(data)}</script>
 <script>${new Html(chartJsSource())}</script>

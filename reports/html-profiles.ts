@@ -45,7 +45,7 @@ function row(c: CellResult, runDir: string): Value[] {
     .slice(0, 3)
     .map((f) => `${f.frame} ${f.percent.toFixed(1)}%`)
     .join('; ');
-  const cpuPerOp = s.cpu_ms !== null && p.ops ? (s.cpu_ms * 1000) / p.ops : null;
+  const cpuPerOp = s.cpu_ms !== null && p.ops && p.window === 'measured' ? (s.cpu_ms * 1000) / p.ops : null;
   return [c.id, p.profiler, s.samples, cpuPerOp, s.kernel_percent, s.mux_percent, calls, top, links(c, runDir), profiledOpsRatio(c)];
 }
 
@@ -55,7 +55,7 @@ export function profilesSection(results: ResultsFile, runDirFromReport: string):
   if (!cells.length && !o) return [];
   const intro = [
     'One more repetition per cell ran with a profiler on the server; it is not part of any statistic above (a profiler costs CPU: the last column shows the profiled window’s throughput over the median of the measured ones).',
-    'CPU µs/op counts the samples (each stands for the same CPU time) over the operations of the profiled window. “Multiplexing call” is the share of samples inside select, poll, epoll_wait or io_uring_enter, counted from the kernel’s system-call entry (for io_uring this includes the sends and receives it submits). Top frames are self time: the function that was running.',
+    'CPU µs/op counts the samples (each stands for the same CPU time) over the operations of the profiled window (perf only: 0x and clinic profile the whole server process, start-up and teardown included, so they have no per-operation figure). “Multiplexing call” is the share of samples inside select, poll, epoll_wait or io_uring_enter, counted from the kernel’s system-call entry (for io_uring this includes the sends and receives it submits). Top frames are self time: the function that was running.',
   ];
   if (o?.perf_problem) intro.push(`perf could not record here: ${o.perf_problem}. Native servers have no profiles in this run.`);
   const notes = cells.flatMap((c) => (c.profile?.notes ?? []).map((n) => `${c.id}: ${n}`));

@@ -17,13 +17,17 @@ import { foldPerfScript, renameThreads, type Folded } from '../flamegraphs/fold.
 import { diffProfiles } from '../flamegraphs/diff.js';
 import { writeDiffFiles, writeProfileFiles } from '../flamegraphs/outputs.js';
 
+const IMG = '<img src=x onerror="window.__pwned=2">';
+
 const fixture = (name: string) => foldPerfScript(fs.readFileSync(path.join(REPO, 'test', 'fixtures', 'perf', name), 'utf8'));
 
 function withHostileFrame(f: Folded, samples: number): Folded {
   const stacks = new Map(f.stacks);
   const thread = [...f.stacks.keys()][0].split(';')[0];
   stacks.set(`${thread};main;${HOSTILE};tcp_sendmsg_[k]`, samples);
-  return { stacks, samples: f.samples + samples, periodNs: f.periodNs };
+  // Markup that runs when inserted as HTML (a <script> inserted so does not).
+  stacks.set(`${thread};main;${IMG}`, samples);
+  return { stacks, samples: f.samples + 2 * samples, periodNs: f.periodNs };
 }
 
 async function open(browser: Browser, file: string): Promise<{ page: Page; errors: string[] }> {
@@ -73,6 +77,10 @@ test('flamegraph pages work in headless Chromium and keep hostile names inert', 
     await assertEventually(async () => ((await tip.textContent()) ?? '').includes('60 samples'), 'tooltip shows samples');
     assert.match((await tip.textContent()) ?? '', /µs\/op/);
     assert.match((await page.locator('#details').textContent()) ?? '', /60 samples/);
+    // The tooltip of a frame named with markup shows the markup as text.
+    await page.locator('#view-profile g.frame', { hasText: 'onerror' }).first().hover();
+    await assertEventually(async () => ((await tip.textContent()) ?? '').includes(IMG), 'the tooltip shows the name as text');
+    assert.equal(await page.locator('.d3-flame-graph-tip img').count(), 0, 'no element made from a frame name');
 
     // Zoom into a frame: its ancestors fade; reset brings them back.
     await hostileFrame.first().click();

@@ -1,6 +1,6 @@
 /* The profile summary: kernel and user shares by leaf frame, the
- * multiplexing call each sample sits in (kernel entry or library wrapper,
- * innermost wins), the top self frames; on hand-made stacks with known
+ * multiplexing call each sample sits in (the kernel's entry when the profile
+ * has kernel frames, else the library wrapper; innermost wins), the top self frames; on hand-made stacks with known
  * numbers and on the real perf fixtures. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,12 +36,11 @@ test('known numbers: kernel share by leaf, one multiplexing call per sample (inn
     cpu_ms: 100,
     kernel_percent: 60,
     user_percent: 40,
-    mux_percent: 55,
+    // With kernel frames in the profile, wrappers alone (epoll_wait, __sys_io_uring_enter2) do not count.
+    mux_percent: 40,
     mux_calls: [
       { call: 'poll', percent: 30 },
-      { call: 'epoll_wait', percent: 10 },
       { call: 'epoll_pwait', percent: 6 },
-      { call: 'io_uring_enter', percent: 5 },
       { call: 'ppoll', percent: 4 },
     ],
     top_self: [
@@ -53,6 +52,15 @@ test('known numbers: kernel share by leaf, one multiplexing call per sample (inn
       { frame: '__sys_io_uring_enter2', percent: 5 },
     ],
   });
+});
+
+test('a profile without kernel frames: the library wrappers name the call', () => {
+  const s = summarizeProfile(folded([['srv;main;__poll', 6], ['srv;main;io_uring_wait_cqe;__sys_io_uring_enter2', 3], ['srv;main;parse', 1]], null));
+  assert.equal(s.mux_percent, 90);
+  assert.deepEqual(s.mux_calls, [
+    { call: 'poll', percent: 60 },
+    { call: 'io_uring_enter', percent: 30 },
+  ]);
 });
 
 test('top_self keeps the ten largest (ties by name); percentages round to 0.01; unknown period gives null CPU', () => {
@@ -100,7 +108,9 @@ test('which frames are multiplexing calls', () => {
     ['poll_[k]', undefined],
     ['JS:*poll file:///x.js:1:1', undefined],
   ];
-  for (const [frame, call] of cases) assert.equal(muxCallOf(frame), call, frame);
+  for (const [frame, call] of cases) assert.equal(muxCallOf(frame, false), call, `${frame} (profile without kernel frames)`);
+  // With kernel frames recorded, only the kernel's entry counts.
+  for (const [frame, call] of cases) assert.equal(muxCallOf(frame, true), frame.endsWith('_[k]') ? call : undefined, `${frame} (profile with kernel frames)`);
 });
 
 test('real profiles: poll waits in poll, io_uring in io_uring_enter, libevent in epoll_wait', () => {
