@@ -100,11 +100,14 @@ export function profileCell(req: ProfileRequest, profiler: ProfilerName, target:
 
 function perfProfiling(settings: PerfSettings, t: ProfileTarget): CellProfiling {
   const dataRel = `${t.stem}.perf.data`;
+  // --perf-basic-prof turns V8's logger on, which otherwise drops an
+  // isolate-*.log into the server's working folder (the repository).
+  const v8LogRel = `${t.stem}.v8.log`;
   let recording: PerfRecording | null = null;
   let closeError: string | null = null;
   let serverPid: number | null = null;
   const profiler: WindowProfiler = {
-    launch: (argv) => (t.runtime === 'node' ? { argv: [argv[0], ...NODE_PERF_FLAGS, ...argv.slice(1)] } : { argv }),
+    launch: (argv) => (t.runtime === 'node' ? { argv: [argv[0], ...NODE_PERF_FLAGS, `--logfile=${path.join(t.runDir, v8LogRel)}`, '--no-logfile-per-isolate', ...argv.slice(1)] } : { argv }),
     async start(pid) {
       recording = await PerfRecording.attach(pid, path.join(t.runDir, dataRel), settings);
       await recording.enable();
@@ -142,8 +145,11 @@ function perfProfiling(settings: PerfSettings, t: ProfileTarget): CellProfiling 
         record.error = (err as Error).message;
         return record;
       } finally {
-        // V8's perf map is ours (we started that node); perf script has read it.
-        if (t.runtime === 'node' && serverPid !== null) fs.rmSync(`/tmp/perf-${serverPid}.map`, { force: true });
+        // V8's perf map and log are ours (we started that node); perf script has read the map.
+        if (t.runtime === 'node') {
+          if (serverPid !== null) fs.rmSync(`/tmp/perf-${serverPid}.map`, { force: true });
+          fs.rmSync(path.join(t.runDir, v8LogRel), { force: true });
+        }
       }
       record.status = 'ok';
       return record;
