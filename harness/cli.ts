@@ -17,28 +17,23 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { loadCatalog, findExecutable, TRANSPORTS, Catalog } from './catalog.js';
 import { errorMessage, EXIT_CELL_FAILED, EXIT_USAGE, UsageError } from './errors.js';
-import { LOADGEN_COMMAND, NOT_BUILT_HINT, repoRoot } from './paths.js';
-import { checkNames, LOADGEN_WAITS, LoadgenWait, planCells, splitList } from './plan.js';
-import { decidePinning, endAllProcesses, formatCpus, parseCpus, Pinning } from './process.js';
-import { runMatrix, summaryTable } from './run.js';
+import { LOADGEN_COMMAND, repoRoot } from './paths.js';
+import { checkNames, LOADGEN_WAITS, LoadgenWait, splitList } from './plan.js';
+import { endAllProcesses } from './process.js';
+import { summaryTable } from './run.js';
+import { runCommand, type RunArgs } from './run-command.js';
 import { readResults } from './results.js';
 import { appendStepSummary, writeCompareOutputs, writeRunReports } from './outputs.js';
 import { compareRuns, gateProblems } from '../reports/compare.js';
 import { serve } from './serve.js';
 import { renderTable } from './table.js';
-import { ensureFdLimit } from './fdlimit.js';
 import { formatBytes, parseCount, parseSeconds, parseSize } from './units.js';
 import type { Params } from './catalog.js';
-import { CALL_GRAPHS, DEFAULT_PERF, probePerf, type CallGraph } from '../flamegraphs/perf.js';
-import { PROFILERS, type ProfileRequest, type ProfilerName } from '../flamegraphs/profilers.js';
-import { probeNodeTool } from '../flamegraphs/node-tools.js';
+import { CALL_GRAPHS, DEFAULT_PERF, type CallGraph } from '../flamegraphs/perf.js';
+import { PROFILERS, type ProfilerName } from '../flamegraphs/profilers.js';
 import { diffComparedCells } from '../flamegraphs/compare-diff.js';
 
 const root = repoRoot();
-/* The servers' own bound (HUB_MAX_WORKERS in strategies/core/hub.h). */
-const MAX_HANDOFF_WORKERS = 64;
-/* The load generator's own bound (LG_MAX_THREADS in loadgen/loadgen.h). */
-const MAX_LOADGEN_THREADS = 64;
 
 function packageVersion(): string {
   try {
@@ -173,149 +168,6 @@ function summaryCommand(file: string): number {
   return 0;
 }
 
-interface RunArgs {
-  strategies?: string | string[];
-  scenarios?: string | string[];
-  transports?: string | string[];
-  connections?: number[];
-  messageSize?: number[];
-  rate?: number[];
-  handoff?: number[];
-  active?: number;
-  depth?: number;
-  requests?: number;
-  bytes?: number;
-  chunk?: number;
-  repeat?: number;
-  warmup?: number;
-  counters: boolean;
-  loadgenThreads?: number;
-  loadgenWait: LoadgenWait;
-  quick: boolean;
-  out?: string;
-  verifyChecksum: boolean;
-  timeout: number;
-  cpus?: string;
-  profile: boolean;
-  callGraph: CallGraph;
-  profileFrequency?: number;
-  nodeProfiler: ProfilerName;
-}
-
-/* --profile: perf for native servers (and Node, with V8's perf map), or a
- * Node tool for Node programs. What cannot work here is said once, and the
- * run goes on without it. */
-function profileRequest(argv: RunArgs): { request: ProfileRequest | null; problem?: string } {
-  if (!argv.profile) return { request: null };
-  const perf = probePerf();
-  if (perf.usable && !perf.kernelSamples) {
-    process.stderr.write('note: kernel.perf_event_paranoid >= 2 without root: perf leaves kernel code out of the profiles (they will show 0% kernel); run as root or lower it to 1\n');
-  } else if (perf.usable && !perf.kernelFrames) {
-    process.stderr.write('note: the kernel hides its symbol addresses (kernel.kptr_restrict): kernel frames will show as [kernel.kallsyms]; as root, sysctl kernel.kptr_restrict=0 names them\n');
-  }
-  let node = argv.nodeProfiler;
-  if (node !== 'perf') {
-    const tool = probeNodeTool(node, root);
-    if (!tool.usable) {
-      process.stderr.write(`note: --node-profiler ${node} cannot run here (${tool.reason}); the Node strategy is profiled with perf instead\n`);
-      node = 'perf';
-    }
-  }
-  const request: ProfileRequest = {
-    perf: { callGraph: argv.callGraph, frequencyHz: argv.profileFrequency ?? DEFAULT_PERF.frequencyHz },
-    perfUsable: perf.usable,
-    node,
-  };
-  return { request, problem: perf.usable ? undefined : perf.reason };
-}
-
-async function runCommand(argv: RunArgs): Promise<number> {
-  const catalog = loadCatalog(root);
-  const overrides: Params = {};
-  for (const k of ['requests', 'bytes', 'chunk', 'active', 'depth'] as const) {
-    if (argv[k] !== undefined) overrides[k] = argv[k]!;
-  }
-  const sweeps: Record<string, number[]> = {};
-  if (argv.connections) sweeps.connections = argv.connections;
-  if (argv.messageSize) sweeps.message_size = argv.messageSize;
-  if (argv.rate) sweeps.rate = argv.rate;
-  const handoff = argv.handoff ?? [0];
-  const tooMany = handoff.find((n) => n > MAX_HANDOFF_WORKERS);
-  if (tooMany !== undefined) throw new UsageError(`--handoff ${tooMany}: at most ${MAX_HANDOFF_WORKERS} worker threads`);
-  const strategies = splitList(argv.strategies);
-  const plan = planCells(catalog, {
-    strategies,
-    scenarios: splitList(argv.scenarios),
-    transports: splitList(argv.transports),
-    quick: argv.quick,
-    overrides,
-    sweeps,
-    handoff,
-    counters: argv.counters,
-    loadgenThreads: argv.loadgenThreads ?? 1,
-    loadgenWait: argv.loadgenWait,
-  });
-  // Nothing can run without the load generator, and nothing runs when no strategy is built.
-  if (!findExecutable(LOADGEN_COMMAND, root) || !catalog.strategies.some((v) => v.available)) {
-    throw new UsageError(NOT_BUILT_HINT);
-  }
-  ensureFdLimit(Math.max(0, ...plan.cells.map((c) => c.params.connections)));
-  if (plan.cells.length === 0) {
-    throw new UsageError('nothing to run: no selected strategy supports the selected scenarios and transports (see muxbench list)');
-  }
-  for (const k of plan.unusedOverrides) process.stderr.write(`note: --${k.replace(/_/g, '-')} is not a parameter of any selected scenario; ignored\n`);
-
-  // Pin by default when possible; an explicit --cpus that cannot be honoured is an error.
-  const requested = parseCpus(argv.cpus ?? '0,1');
-  const pinning: Pinning = decidePinning(requested);
-  if (!pinning.pinned && argv.cpus !== undefined && requested !== null) throw new UsageError(`--cpus ${argv.cpus}: ${pinning.reason}`);
-  if (pinning.pinned && pinning.server.some((c) => pinning.loadgen.includes(c))) process.stderr.write('note: the server and the load generator share a CPU: they compete for it\n');
-  const threads = argv.loadgenThreads ?? 1;
-  if (threads > MAX_LOADGEN_THREADS) throw new UsageError(`--loadgen-threads ${threads}: at most ${MAX_LOADGEN_THREADS} threads`);
-  if (threads > 1 && pinning.pinned && pinning.loadgen.length < threads) {
-    process.stderr.write(`note: ${threads} load generator threads share ${pinning.loadgen.length === 1 ? 'one CPU' : `${pinning.loadgen.length} CPUs`} (${formatCpus(pinning.loadgen)}); give it more with --cpus SERVER/LOADGEN, e.g. --cpus 0/1-${threads}\n`);
-  }
-  for (const s of new Set(plan.cells.filter((c) => c.scenario.singleLoadgenThread && threads > 1).map((c) => c.scenario))) {
-    process.stderr.write(`note: ${s.name} runs with one load generator thread: ${s.singleLoadgenThread}\n`);
-  }
-  const fewer = plan.cells.filter((c) => !c.scenario.singleLoadgenThread && c.client.threads < threads);
-  if (fewer.length) {
-    process.stderr.write(`note: ${fewer.length} ${fewer.length === 1 ? 'cell runs' : 'cells run'} fewer load generator threads than asked: one thread per working connection at most (e.g. ${fewer[0].id}: ${fewer[0].client.threads})\n`);
-  }
-
-  const repeat = argv.repeat ?? (argv.quick ? 1 : 3);
-  const warmup = argv.warmup ?? (argv.quick ? 0 : 1);
-  const profiling = profileRequest(argv);
-  return runMatrix({
-    root,
-    plan,
-    pinning,
-    profile: profiling.request,
-    profileProblem: profiling.problem,
-    outDir: argv.out ? path.resolve(argv.out) : null,
-    options: {
-      strategies: strategies ?? null,
-      scenarios: splitList(argv.scenarios) ?? null,
-      transports: splitList(argv.transports) ?? [...TRANSPORTS],
-      overrides,
-      sweeps,
-      handoff,
-      counters: argv.counters,
-      loadgen_threads: threads,
-      loadgen_wait: argv.loadgenWait,
-      repeat,
-      warmup,
-      quick: argv.quick,
-      verify_checksum: argv.verifyChecksum,
-      timeout_s: argv.timeout,
-      cpus: argv.cpus ?? '0,1',
-      profile: profiling.request
-        ? { call_graph: profiling.request.perf.callGraph, frequency_hz: profiling.request.perf.frequencyHz, node: profiling.request.node, perf_problem: profiling.problem ?? null }
-        : null,
-    },
-  });
-}
-
 /* yargs `coerce` helpers: errors become usage errors with the flag named. */
 const size = (flag: string) => (v: unknown) => (v === undefined ? undefined : parseSize(String(v), `--${flag}`));
 /* "5" or "5%" -> 5 (a percentage, 0 or more). */
@@ -419,7 +271,7 @@ const cli = yargs(hideBin(process.argv))
             'Exit status: 0 all cells ok, 1 some cell failed, 2 usage error or programs not built.',
           ].join('\n'),
         ),
-    (argv) => guarded(() => runCommand(argv as unknown as RunArgs)),
+    (argv) => guarded(() => runCommand(root, argv as unknown as RunArgs)),
   )
   .command(
     'profile <strategies> <scenarios>',
@@ -430,10 +282,15 @@ const cli = yargs(hideBin(process.argv))
           '$0 profile <strategies> <scenarios> [options]\n\n`muxbench run --profile` for a few cells, with defaults for a quick look: --repeat 1, --warmup 0, --transports tcp. ' +
             'Every run flag works here. The profiled repetition is not in the statistics: the profiler costs CPU.',
         )
-        .positional('strategies', { type: 'string', demandOption: true, describe: 'Strategy variant, or a comma list (e.g. poll,io_uring)' })
-        .positional('scenarios', { type: 'string', demandOption: true, describe: 'Scenario, or a comma list' })
         .options(RUN_OPTIONS)
         .options(PROFILE_OPTIONS)
+        // After the run flags, so these descriptions and defaults are the ones shown.
+        .positional('strategies', { type: 'string', demandOption: true, describe: 'Strategy variant, or a comma list (e.g. poll,io_uring)' })
+        .positional('scenarios', { type: 'string', demandOption: true, describe: 'Scenario, or a comma list' })
+        .option('transports', { type: 'string', describe: `Comma list of transports: ${TRANSPORTS.join(',')} (default here: tcp)` })
+        .option('repeat', { ...RUN_OPTIONS.repeat, describe: 'Measured repetitions per cell (default here: 1)' })
+        .option('warmup', { ...RUN_OPTIONS.warmup, describe: 'Warm-up repetitions per cell (default here: 0)' })
+        .hide('profile')
         .epilog(
           [
             'Examples:',
@@ -451,7 +308,7 @@ const cli = yargs(hideBin(process.argv))
     (argv) => {
       const a = argv as unknown as RunArgs;
       return guarded(() =>
-        runCommand({ ...a, profile: true, transports: a.transports ?? 'tcp', repeat: a.repeat ?? 1, warmup: a.warmup ?? 0 }),
+        runCommand(root, { ...a, profile: true, transports: a.transports ?? 'tcp', repeat: a.repeat ?? 1, warmup: a.warmup ?? 0 }),
       );
     },
   )
