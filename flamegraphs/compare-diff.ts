@@ -101,7 +101,9 @@ export function diffComparedCells(model: ComparisonModel, base: ComparedRun, hea
         base_per_op: d.totalBase,
         head_per_op: d.totalHead,
         files: { html: files.html, svg: files.svg, folded: files.folded },
-        largest: selfChanges(d, 3),
+        largest: selfChanges(d, 50)
+          .filter((c) => Math.abs(c.head - c.base) > c.noise)
+          .slice(0, 3),
       };
     } catch (err) {
       return { key: cmp.key, problem: (err as Error).message };

@@ -85,6 +85,14 @@ export interface SelfChange {
   frame: string;
   base: number;
   head: number;
+  /* Two standard deviations of the difference from sampling alone (a
+   * count of n samples varies by about √n): smaller changes are noise. */
+  noise: number;
+}
+
+/* What one sample is worth per operation on a side. */
+function sampleWorth(d: DiffResult, side: DiffSide): number {
+  return (d.unit === 'ns/op' ? side.folded.periodNs! : 1) / side.ops;
 }
 
 /* Where the difference is, by function: each frame's self cost (samples
@@ -96,11 +104,15 @@ export function selfChanges(d: DiffResult, limit = 15): SelfChange[] {
   const byFrame = new Map<string, SelfChange>();
   for (const [stack, v] of d.stacks) {
     const frame = stack.slice(stack.lastIndexOf(';') + 1);
-    const entry = byFrame.get(frame) ?? { frame, base: 0, head: 0 };
+    const entry = byFrame.get(frame) ?? { frame, base: 0, head: 0, noise: 0 };
     entry.base += v.base;
     entry.head += v.head;
     byFrame.set(frame, entry);
   }
+  const wb = sampleWorth(d, d.base);
+  const wh = sampleWorth(d, d.head);
+  // variance of a count c is c; in cost per op, c·w²; so var = value·w.
+  for (const c of byFrame.values()) c.noise = 2 * Math.sqrt(c.base * wb + c.head * wh);
   return [...byFrame.values()]
     .filter((c) => c.base !== c.head)
     .sort((a, b) => Math.abs(b.head - b.base) - Math.abs(a.head - a.base) || (a.frame < b.frame ? -1 : 1))
@@ -112,13 +124,22 @@ function changesTable(d: DiffResult) {
   const signed = (v: number) => `${v > 0 ? '+' : v < 0 ? '−' : ''}${formatNumber(Math.abs(v))}`;
   return {
     caption: `Largest changes in self time per operation (${d.unit}): the functions that were running`,
-    headers: ['function', ctx.baseLabel, ctx.headLabel, 'change'],
-    rows: selfChanges(d).map((c) => [c.frame, formatNumber(c.base), formatNumber(c.head), signed(c.head - c.base)]),
+    headers: ['function', ctx.baseLabel, ctx.headLabel, 'change', 'sampling noise (2σ)'],
+    rows: selfChanges(d).map((c) => [c.frame, formatNumber(c.base), formatNumber(c.head), signed(c.head - c.base), `±${formatNumber(c.noise)}${Math.abs(c.head - c.base) > c.noise ? '' : ' (within noise)'}`]),
   };
 }
 
 function diffTree(d: DiffResult): FlameNode {
   return buildTree([...d.stacks].map(([stack, v]): [string, number[]] => [stack, [v.base, v.head]]), 2);
+}
+
+/* Leaf-rooted ("by function"): the running function at the bottom, its
+ * callers above. Two strategies reach the same kernel code along different
+ * paths (poll: write -> sock_write_iter -> tcp_sendmsg; io_uring:
+ * io_uring_enter -> io_send -> tcp_sendmsg), so their call trees share
+ * little; by function they line up. */
+function byFunctionTree(d: DiffResult): FlameNode {
+  return buildTree([...d.stacks].map(([stack, v]): [string, number[]] => [stack.split(';').reverse().join(';'), [v.base, v.head]]), 2);
 }
 
 export function diffHeadline(d: DiffResult): string {
@@ -146,12 +167,14 @@ function notes(d: DiffResult): string[] {
   return [
     `Cost per operation = ${worth} ÷ operations: ${oneLine(d.base.label)} ${d.base.ops} ops, ${d.base.folded.samples} samples; ${oneLine(d.head.label)} ${d.head.ops} ops, ${d.head.folded.samples} samples.`,
     'Colour: the change of a frame’s inclusive cost per operation relative to the larger side (a frame only one side has is full red or full blue). Width: that view’s side. Click to zoom, "Reset zoom" to go back.',
+    'Two strategies reach the same kernel code along different call paths, so their call trees (the first two views) share little and show mostly red or blue; the "by function" views put the running function at the bottom and its callers above, where the same functions line up.',
   ];
 }
 
 export function renderDiffHtml(d: DiffResult, meta: { title: string; subtitle?: string }): string {
   const ctx = context(d);
   const tree = diffTree(d);
+  const byFunction = byFunctionTree(d);
   const tip = (n: FlameNode) => diffLines(n, ctx);
   return renderFlamePage({
     title: meta.title,
@@ -161,6 +184,8 @@ export function renderDiffHtml(d: DiffResult, meta: { title: string; subtitle?: 
     views: [
       { id: 'head', label: `${ctx.headLabel}’s profile, coloured by change vs ${ctx.baseLabel}`, tree: pageTree(tree, 1, colourOf, tip) },
       { id: 'base', label: `${ctx.baseLabel}’s profile, coloured by change (what ${ctx.headLabel} removed is blue)`, tree: pageTree(tree, 0, colourOf, tip) },
+      { id: 'headfn', label: `${ctx.headLabel} by function (callers above)`, tree: pageTree(byFunction, 1, colourOf, tip) },
+      { id: 'basefn', label: `${ctx.baseLabel} by function (callers above)`, tree: pageTree(byFunction, 0, colourOf, tip) },
     ],
     notes: notes(d),
     table: changesTable(d),

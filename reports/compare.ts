@@ -79,7 +79,8 @@ export interface FlamegraphDiff {
   /* Relative to the comparison's output folder. */
   files?: { html: string; svg: string; folded: string };
   /* The functions whose self cost per operation changed most (same unit). */
-  largest?: { frame: string; base: number; head: number }[];
+  /* Only changes beyond their sampling noise (2σ); empty when none is. */
+  largest?: { frame: string; base: number; head: number; noise: number }[];
 }
 
 export interface ComparisonModel {

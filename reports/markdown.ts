@@ -104,11 +104,12 @@ function flamegraphTable(model: ComparisonModel): string {
     const ratio = f.base_per_op ? (f.head_per_op! / f.base_per_op).toFixed(3) : '-';
     const unit = f.unit === 'ns/op' ? 'µs/op' : 'samples/op';
     const v = (x: number) => (f.unit === 'ns/op' ? formatSignificant(x / 1000) : formatSignificant(x));
-    const largest = (f.largest ?? []).map((c) => `${c.frame} ${c.head >= c.base ? '+' : '−'}${v(Math.abs(c.head - c.base))}`).join(', ');
-    return `| ${escapeMarkdown(f.key)} | ${v(f.base_per_op!)} ${unit} | ${v(f.head_per_op!)} ${unit} | ${ratio} | ${escapeMarkdown(largest)} | ${escapeMarkdown(f.files.html)} |`;
+    const largest = (f.largest ?? []).map((c) => `${c.frame} ${c.head >= c.base ? '+' : '−'}${v(Math.abs(c.head - c.base))}`).join(', ') || 'none beyond sampling noise';
+    const links = (['html', 'svg', 'folded'] as const).map((k) => `[${k}](${encodeURI(f.files![k])})`).join(' · ');
+    return `| ${escapeMarkdown(f.key)} | ${v(f.base_per_op!)} ${unit} | ${v(f.head_per_op!)} ${unit} | ${ratio} | ${escapeMarkdown(largest)} | ${links} |`;
   });
   return [
-    `| cell | ${escapeMarkdown(model.base_name)} profiled CPU | ${escapeMarkdown(model.head_name)} profiled CPU | ratio | largest changes in self time (same unit) | flamegraph (next to compare.md) |`,
+    `| cell | ${escapeMarkdown(model.base_name)} profiled CPU | ${escapeMarkdown(model.head_name)} profiled CPU | ratio | largest changes in self time beyond sampling noise (same unit) | differential flamegraph (next to compare.md) |`,
     '|---|---:|---:|---:|---|---|',
     ...rows,
   ].join('\n');

@@ -102,7 +102,7 @@ test('flamegraph pages work in headless Chromium and keep hostile names inert', 
 
     const diffPage = await open(browser, path.join(dir, diff.html));
     const p2 = diffPage.page;
-    await p2.waitForFunction(() => document.documentElement.getAttribute('data-charts-drawn') === '2');
+    await p2.waitForFunction(() => document.documentElement.getAttribute('data-charts-drawn') === '4');
     assert.match((await p2.locator('.headline').textContent()) ?? '', /^io_uring costs [\d.]+ ns\/op vs poll <script>window.__pwned=1<\/script>"' [\d.]+ ns\/op \([\d.]+× base\)$/);
     assert.ok((await drawnRects(p2, 'head')) > 20);
     assert.equal(await p2.locator('#view-head').isVisible(), true);

@@ -42,7 +42,11 @@ test('self-time changes by function: one function on different call paths adds u
   const base = folded([['srv;main;write;tcp_sendmsg', 40], ['srv;main;poll', 50], ['srv;main;parse', 10]], 1000);
   const head = folded([['srv;main;io_uring_enter;tcp_sendmsg', 30], ['srv;main;io_uring_enter;tcp_sendmsg;memcpy', 5], ['srv;main;parse', 10]], 1000);
   const d = diffProfiles({ folded: base, ops: 10, label: 'poll' }, { folded: head, ops: 5, label: 'io_uring' });
-  assert.deepEqual(selfChanges(d), [
+  const changes = selfChanges(d);
+  // Sampling noise: 2·√(count) samples, each worth period/ops (100 ns/op for poll, 200 for io_uring).
+  assert.equal(changes[0].noise, 2 * Math.sqrt(50 * 100 * 100), 'poll: 50 samples × 100 ns/op each');
+  assert.equal(changes[1].noise, 2 * Math.sqrt(40 * 100 * 100 + 30 * 200 * 200), 'tcp_sendmsg: both sides');
+  assert.deepEqual(changes.map(({ noise: _, ...c }) => c), [
     { frame: 'poll', base: 5000, head: 0 },
     { frame: 'tcp_sendmsg', base: 4000, head: 6000 },
     // equal changes: by name
@@ -50,7 +54,8 @@ test('self-time changes by function: one function on different call paths adds u
     { frame: 'parse', base: 1000, head: 2000 },
   ]);
   assert.equal(selfChanges(d, 2).length, 2);
-  assert.match(renderDiffHtml(d, { title: 't' }), /<table id="changes">[\s\S]*<td>poll<\/td><td class="num">5000<\/td><td class="num">0<\/td><td class="num">−5000<\/td>/);
+  assert.match(renderDiffHtml(d, { title: 't' }), /<table id="changes">[\s\S]*<td>poll<\/td><td class="num">5000<\/td><td class="num">0<\/td><td class="num">−5000<\/td><td class="num">±1414<\/td>/);
+  assert.match(renderDiffHtml(d, { title: 't' }), /<td>parse<\/td>[^\n]*\(within noise\)/);
 });
 
 test('each side uses its own operations and period; samples per op when a period is unknown', () => {
@@ -126,8 +131,12 @@ test('diff page: two views (head shape and base shape), coloured by change, head
   assert.match(html, /costs less per op here/);
 
   const { views } = pageData(html);
-  assert.deepEqual(views.map((v) => v.id), ['head', 'base']);
-  const [headView, baseView] = views;
+  assert.deepEqual(views.map((v) => v.id), ['head', 'base', 'headfn', 'basefn']);
+  const [headView, baseView, headFn] = views;
+  // By function: the running function at the bottom (under the root), its callers above.
+  assert.deepEqual((headFn.tree.children ?? []).map((c) => c.name).sort(), ['new', 'parse', 'wait']);
+  assert.equal(find(headFn.tree, 'parse')!.children![0].name, 'main');
+  assert.equal(headFn.tree.value, 5_000_000);
   assert.equal(headView.tree.value, 5_000_000);
   assert.equal(baseView.tree.value, 10_000_000);
   // Head's shape holds what head has; base's shape what base has.
