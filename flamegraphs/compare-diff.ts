@@ -20,11 +20,18 @@ export interface ComparedRun {
  * whole-process profile (0x, clinic) has start-up and teardown in it. */
 function why(c: CellResult, side: string): string | null {
   const p = c.profile;
-  if (!p) return `${side} cell has no profile (run it with --profile)`;
+  if (!p) return `${side} cell has no profile (runs made with --profile have them)`;
   if (p.status !== 'ok') return `${side} profile failed: ${p.error ?? 'unknown error'}`;
   if (p.window !== 'measured' || !p.ops) return `${side} profile (${p.profiler}) covers the whole server process, not the measured window: no cost per operation to compare`;
   if (!p.files.folded) return `${side} profile has no folded stacks`;
   return null;
+}
+
+/* fp and dwarf walk stacks differently (dwarf adds _start and the frames fp
+ * skips): two such profiles share no stack, and a diff would be all change. */
+function sameSettings(b: CellResult, h: CellResult): string | null {
+  const [x, y] = [b.profile!.settings, h.profile!.settings];
+  return x === y ? null : `the two profiles were recorded differently (base: ${x}; head: ${y}); profile both sides with the same --call-graph and --profile-frequency`;
 }
 
 /* The server's main thread carries its program's name (the kernel keeps 15
@@ -87,7 +94,7 @@ export function diffComparedCells(model: ComparisonModel, base: ComparedRun, hea
   return model.cells.map((cmp): FlamegraphDiff => {
     const b = baseCells.get(cmp.base_id)!;
     const h = headCells.get(cmp.head_id)!;
-    const problem = why(b, 'base') ?? why(h, 'head');
+    const problem = why(b, 'base') ?? why(h, 'head') ?? sameSettings(b, h);
     if (problem) return { key: cmp.key, problem };
     try {
       const d = diffProfiles(side(base, b, baseLabel, lineUp), side(head, h, headLabel, lineUp));

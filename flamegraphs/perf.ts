@@ -43,6 +43,17 @@ const CONTROL_TIMEOUT_MS = 5_000;
 const FINISH_TIMEOUT_MS = 60_000;
 const PROBE_TIMEOUT_MS = 20_000;
 
+/* The kernel's ceiling on samples per second (perf lowers -F to it
+ * silently), or null where it cannot be read. */
+export function maxSampleRate(): number | null {
+  try {
+    const n = Number(fs.readFileSync('/proc/sys/kernel/perf_event_max_sample_rate', 'utf8').trim());
+    return Number.isFinite(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
 /* The perf found on PATH (spawned by path, so the probe and the recording use one binary). */
 export function perfBinary(): string {
   return findExecutable('perf', '/') ?? 'perf';

@@ -179,7 +179,7 @@ function nodeToolProfiling(tool: NodeTool, req: ProfileRequest, t: ProfileTarget
   const profiler: WindowProfiler = {
     launch(argv) {
       // 0x adds kernel frames through perf, when perf works here.
-      run = prepareNodeTool(tool, argv, outDir, t.root, { kernelTracing: req.perfUsable, perf: req.perf });
+      run = prepareNodeTool(tool, argv, outDir, t.root, { kernelTracing: tool === '0x' && req.perfUsable, perf: req.perf });
       return { argv: run.argv, env: run.env, exitGraceMs: run.finishTimeoutMs, stopSignal: run.stopSignal };
     },
     async start() {},

@@ -7,6 +7,8 @@ import { isKernelFrame } from './tree.js';
 export interface ProfileSummary {
   samples: number;
   cpu_ms: number | null;
+  /* The profile has kernel frames at all (V8 --prof profiles do not: their 0% kernel means "not seen"). */
+  kernel_frames: boolean;
   kernel_percent: number;
   user_percent: number;
   mux_percent: number;
@@ -92,6 +94,7 @@ export function summarizeProfile(f: Folded): ProfileSummary {
   return {
     samples: f.samples,
     cpu_ms: f.periodNs === null ? null : (f.samples * f.periodNs) / 1e6,
+    kernel_frames: kernelFrames,
     kernel_percent: kernelPercent,
     user_percent: f.samples > 0 ? Math.round((100 - kernelPercent) * 100) / 100 : 0,
     mux_percent: percent(mux, f.samples),

@@ -75,12 +75,13 @@ const repetition = object(
 const profileSummary = object({
   samples: count,
   cpu_ms: nullable(num),
+  kernel_frames: { type: 'boolean' },
   kernel_percent: num,
   user_percent: num,
   mux_percent: num,
   mux_calls: { type: 'array', items: object({ call: str, percent: num }) },
   top_self: { type: 'array', items: object({ frame: str, percent: num }) },
-});
+}, ['samples', 'cpu_ms', 'kernel_percent', 'user_percent', 'mux_percent', 'mux_calls', 'top_self']);
 
 const profile = object(
   {

@@ -9,7 +9,7 @@ import { planCells, splitList, type LoadgenWait } from './plan.js';
 import { decidePinning, formatCpus, parseCpus, type Pinning } from './process.js';
 import { runMatrix } from './run.js';
 import { ensureFdLimit } from './fdlimit.js';
-import { DEFAULT_PERF, probePerf, type CallGraph } from '../flamegraphs/perf.js';
+import { DEFAULT_PERF, maxSampleRate, probePerf, type CallGraph } from '../flamegraphs/perf.js';
 import type { ProfileRequest, ProfilerName } from '../flamegraphs/profilers.js';
 import { probeNodeTool } from '../flamegraphs/node-tools.js';
 
@@ -66,8 +66,15 @@ function profileRequest(root: string, argv: RunArgs): { request: ProfileRequest 
       node = 'perf';
     }
   }
+  const frequencyHz = argv.profileFrequency ?? DEFAULT_PERF.frequencyHz;
+  // Above the kernel's limit perf samples at the limit instead, and its
+  // overhead swamps the window: refuse rather than record a wrong setting.
+  const ceiling = maxSampleRate();
+  if (ceiling !== null && frequencyHz > ceiling) {
+    throw new UsageError(`--profile-frequency ${frequencyHz}: above this kernel's limit of ${ceiling} samples per second (kernel.perf_event_max_sample_rate); the default ${DEFAULT_PERF.frequencyHz} is plenty for windows of a second or more`);
+  }
   const request: ProfileRequest = {
-    perf: { callGraph: argv.callGraph, frequencyHz: argv.profileFrequency ?? DEFAULT_PERF.frequencyHz },
+    perf: { callGraph: argv.callGraph, frequencyHz },
     perfUsable: perf.usable,
     node,
   };

@@ -157,7 +157,7 @@ async function profileRepetition(
   const s = p.summary;
   log(
     p.status === 'ok'
-      ? `${head} ${which}${s ? `: ${s.samples} samples, kernel ${s.kernel_percent.toFixed(0)}%, in the multiplexing call ${s.mux_percent.toFixed(0)}%` : ''} -> ${p.files.html ?? Object.values(p.files)[0] ?? '(no files)'}`
+      ? `${head} ${which}${s ? `: ${s.samples} samples, kernel ${s.kernel_frames === false ? '– (no kernel frames)' : `${s.kernel_percent.toFixed(0)}%`}, in the multiplexing call ${s.mux_percent.toFixed(0)}%` : ''} -> ${p.files.html ?? p.files[which] ?? Object.values(p.files)[0] ?? '(no files)'}${which !== 'perf' && p.notes.length ? `\n    ${p.notes.join('\n    ')}` : ''}`
       : `${head} ${which} FAILED: ${(p.error ?? '').split('\n')[0]}`,
   );
 }

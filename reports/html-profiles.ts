@@ -25,8 +25,8 @@ function links(c: CellResult, runDir: string): Links {
   const known = FILE_LINKS.filter(([k]) => files[k]).map(([k, text]) => ({ text, href: join(files[k]) }));
   const others = Object.entries(files)
     .filter(([k]) => !FILE_LINKS.some(([known]) => known === k))
-    // A tool's own page is keyed by the tool's name (0x, clinic-flame); other files by their name.
-    .map(([k, f]) => ({ text: /^file\d+$/.test(k) ? (f.split('/').pop() ?? f) : `${k} page`, href: join(f) }));
+    // A tool's own page is keyed by the tool's name (0x, clinic-flame); other files go by their name.
+    .map(([k, f]) => ({ text: k === c.profile?.profiler ? `${k} page` : (f.split('/').pop() ?? f), href: join(f) }));
   return { links: [...known, ...others] };
 }
 
@@ -39,14 +39,17 @@ function profiledOpsRatio(c: CellResult): number | null {
 function row(c: CellResult, runDir: string): Value[] {
   const p = c.profile!;
   const s = p.summary;
-  if (p.status !== 'ok' || !s) return [c.id, p.profiler, null, null, null, null, '', `failed: ${p.error ?? ''}`, links(c, runDir), null];
+  if (p.status !== 'ok') return [c.id, p.profiler, null, null, null, null, '', `failed: ${p.error ?? ''}`, links(c, runDir), null];
+  if (!s) return [c.id, p.profiler, null, null, null, null, '', 'no stacks recorded (see the tool page and the notes)', links(c, runDir), null];
   const calls = s.mux_calls.map((m) => `${m.call} ${m.percent.toFixed(1)}%`).join(', ');
   const top = s.top_self
     .slice(0, 3)
     .map((f) => `${f.frame} ${f.percent.toFixed(1)}%`)
     .join('; ');
   const cpuPerOp = s.cpu_ms !== null && p.ops && p.window === 'measured' ? (s.cpu_ms * 1000) / p.ops : null;
-  return [c.id, p.profiler, s.samples, cpuPerOp, s.kernel_percent, s.mux_percent, calls, top, links(c, runDir), profiledOpsRatio(c)];
+  // Without kernel frames in the profile, its kernel share is unknown, not 0.
+  const kernel = s.kernel_frames === false ? null : s.kernel_percent;
+  return [c.id, p.profiler, s.samples, cpuPerOp, kernel, s.mux_percent, calls, top, links(c, runDir), profiledOpsRatio(c)];
 }
 
 export function profilesSection(results: ResultsFile, runDirFromReport: string): Section[] {

@@ -34,6 +34,7 @@ test('known numbers: kernel share by leaf, one multiplexing call per sample (inn
   assert.deepEqual(s, {
     samples: 100,
     cpu_ms: 100,
+    kernel_frames: true,
     kernel_percent: 60,
     user_percent: 40,
     // With kernel frames in the profile, wrappers alone (epoll_wait, __sys_io_uring_enter2) do not count.
@@ -57,6 +58,7 @@ test('known numbers: kernel share by leaf, one multiplexing call per sample (inn
 test('a profile without kernel frames: the library wrappers name the call', () => {
   const s = summarizeProfile(folded([['srv;main;__poll', 6], ['srv;main;io_uring_wait_cqe;__sys_io_uring_enter2', 3], ['srv;main;parse', 1]], null));
   assert.equal(s.mux_percent, 90);
+  assert.equal(s.kernel_frames, false, 'its 0% kernel means not seen');
   assert.deepEqual(s.mux_calls, [
     { call: 'poll', percent: 60 },
     { call: 'io_uring_enter', percent: 30 },

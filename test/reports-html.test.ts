@@ -237,14 +237,19 @@ test('profiles: a section only when the run was profiled; numbers from the summa
 
   const r = results(threeWay());
   r.options.profile = { call_graph: 'fp', frequency_hz: 999, node: 'perf', perf_problem: null };
-  const summary = { samples: 1000, cpu_ms: 1001.001, kernel_percent: 90, user_percent: 10, mux_percent: 12.5, mux_calls: [{ call: 'poll', percent: 12.5 }], top_self: [{ frame: 'tcp_sendmsg_[k]', percent: 7 }] };
+  const summary = { samples: 1000, cpu_ms: 1001.001, kernel_frames: true, kernel_percent: 90, user_percent: 10, mux_percent: 12.5, mux_calls: [{ call: 'poll', percent: 12.5 }], top_self: [{ frame: 'tcp_sendmsg_[k]', percent: 7 }] };
   r.cells[0].profile = {
     profiler: 'perf', settings: 's', status: 'ok', window: 'measured', ops: 100_000, summary, notes: [],
     files: { html: 'flamegraphs/A x.html', svg: 'javascript:alert(1)', folded: '/etc/passwd', speedscope: '../../secret.json' },
   };
   r.cells[1].profile = { profiler: 'perf', settings: 's', status: 'failed', error: `perf ${EVIL}`, files: {}, notes: [] };
   // A tool's whole-process profile: no per-operation figure even with ops and a period.
-  r.cells[2].profile = { profiler: '0x', settings: 's', status: 'ok', window: 'process', ops: 100_000, summary, notes: [], files: { '0x': 'flamegraphs/c.0x/flamegraph.html' } };
+  r.cells[2].profile = {
+    profiler: '0x', settings: 's', status: 'ok', window: 'process', ops: 100_000, notes: [],
+    // V8 --prof stacks: no kernel frames, so no kernel share either.
+    summary: { ...summary, kernel_frames: false, kernel_percent: 0 },
+    files: { '0x': 'flamegraphs/c.0x/flamegraph.html', 'PID.clinic-flame/PID.clinic-flame-samples': 'flamegraphs/c.0x/123.clinic-flame/123.clinic-flame-samples' },
+  };
   for (const runDirFromReport of ['../run', '']) {
     const s = section(reportModel(r, { runDirFromReport }).sections, 'profiles');
     const rows = s.groups[0].figures[0].table.rows;
@@ -252,10 +257,12 @@ test('profiles: a section only when the run was profiled; numbers from the summa
     assert.deepEqual(rows[0].slice(0, 6), [r.cells[0].id, 'perf', 1000, 10.01001, 90, 12.5], 'CPU µs/op = cpu_ms × 1000 ÷ ops');
     assert.deepEqual(rows[1].slice(0, 4), [r.cells[1].id, 'perf', null, null], 'a failed profile has no numbers');
     assert.equal(rows[2][3], null, 'no CPU per op for a whole-process profile');
+    assert.equal(rows[2][4], null, 'no kernel share for a profile without kernel frames');
     const page = renderReport(r, { runDirFromReport });
     const prefix = runDirFromReport ? `${runDirFromReport}/` : '';
     assert.ok(page.includes(`href="${prefix}flamegraphs/A%20x.html"`), 'relative link through the run folder, encoded');
     assert.ok(page.includes(`href="${prefix}flamegraphs/c.0x/flamegraph.html">0x page<`), "the tool's page, named by the tool");
+    assert.ok(page.includes('>123.clinic-flame-samples<'), 'other files go by their own name');
     for (const bad of ['javascript', 'etc/passwd', 'secret.json']) assert.ok(!page.includes(bad), `no link to ${bad}`);
     assert.ok(!page.includes(`perf ${EVIL}`) && page.includes('perf &lt;script&gt;'), 'errors are escaped');
   }
