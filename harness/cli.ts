@@ -23,7 +23,7 @@ import { endAllProcesses } from './process.js';
 import { summaryTable } from './run.js';
 import { runCommand, type RunArgs } from './run-command.js';
 import { readResults } from './results.js';
-import { appendStepSummary, writeCompareOutputs, writeRunReports } from './outputs.js';
+import { appendStepSummary, prepareOutputFolder, writeCompareOutputs, writeRunReports } from './outputs.js';
 import { compareRuns, gateProblems } from '../reports/compare.js';
 import { serve } from './serve.js';
 import { renderTable } from './table.js';
@@ -103,6 +103,7 @@ function listCommand(catalog: Catalog, json: boolean): number {
 function reportCommand(file: string, out: string | undefined): number {
   const results = readResults(file);
   const from = fs.statSync(file).isDirectory() ? file : path.dirname(file);
+  if (out) prepareOutputFolder(out);
   const files = writeRunReports(results, out ? path.resolve(out) : from, from);
   for (const f of files) process.stdout.write(`wrote ${shownPath(f)}\n`);
   return 0;
@@ -137,6 +138,7 @@ function compareCommand(argv: CompareArgs): number {
   const model = compareRuns(base, head, { baseStrategy: argv.baseStrategy, headStrategy: argv.headStrategy, minEffectPercent: argv.minEffect });
   const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
   const dir = argv.out ? path.resolve(argv.out) : path.join(root, 'results', `compare-${stamp}`);
+  prepareOutputFolder(dir, argv.out ? '--out' : 'the comparison folder');
   if (argv.flamegraphs) {
     model.flamegraphs = diffComparedCells(model, { results: base, dir: runFolder(argv.base) }, { results: head, dir: runFolder(argv.head) }, dir);
   }

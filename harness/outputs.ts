@@ -5,11 +5,39 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ResultsFile } from './results.js';
+import { UsageError } from './errors.js';
 import { summaryCsv, summaryMarkdown } from '../reports/exports.js';
 import { compareMarkdown } from '../reports/markdown.js';
 import { renderReport } from '../reports/html.js';
 import { renderCompare } from '../reports/compare-html.js';
 import type { ComparisonModel } from '../reports/compare.js';
+
+/* An output folder the user named (--out), made and checked before any
+ * work: a run must not measure for minutes and then fail to save. Node's
+ * recursive mkdir never returns under /proc, so pseudo file systems are
+ * refused first. Problems are usage errors (exit 2) that say what is wrong. */
+export function prepareOutputFolder(dir: string, flag = '--out'): void {
+  const abs = path.resolve(dir);
+  if (/^\/(proc|sys|dev)(\/|$)/.test(abs)) throw new UsageError(`${flag} ${dir}: ${abs.split('/')[1]} is a kernel file system, not a place for results`);
+  let existing = abs;
+  while (!fs.existsSync(existing)) existing = path.dirname(existing);
+  if (!fs.statSync(existing).isDirectory()) throw new UsageError(`${flag} ${dir}: ${existing} is a file, not a folder`);
+  try {
+    fs.mkdirSync(abs, { recursive: true });
+    const probe = path.join(abs, `.write-test.${process.pid}`);
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe);
+  } catch (err) {
+    // mkdir on a read-only mount can say ENOENT: ask the folder that exists why.
+    let why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    try {
+      fs.accessSync(existing, fs.constants.W_OK);
+    } catch (e) {
+      why = (e as NodeJS.ErrnoException).code === 'EROFS' ? 'read-only file system' : ((e as NodeJS.ErrnoException).code ?? why);
+    }
+    throw new UsageError(`${flag} ${dir}: cannot write there (${why})`);
+  }
+}
 
 export function writeTextAtomic(file: string, text: string): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);

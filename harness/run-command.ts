@@ -8,6 +8,7 @@ import { LOADGEN_COMMAND, NOT_BUILT_HINT } from './paths.js';
 import { planCells, splitList, type LoadgenWait } from './plan.js';
 import { decidePinning, formatCpus, parseCpus, type Pinning } from './process.js';
 import { runMatrix } from './run.js';
+import { prepareOutputFolder } from './outputs.js';
 import { ensureFdLimit } from './fdlimit.js';
 import { DEFAULT_PERF, maxSampleRate, probePerf, type CallGraph } from '../flamegraphs/perf.js';
 import type { ProfileRequest, ProfilerName } from '../flamegraphs/profilers.js';
@@ -82,6 +83,7 @@ function profileRequest(root: string, argv: RunArgs): { request: ProfileRequest 
 }
 
 export async function runCommand(root: string, argv: RunArgs): Promise<number> {
+  if (argv.out) prepareOutputFolder(argv.out);
   const catalog = loadCatalog(root);
   const overrides: Params = {};
   for (const k of ['requests', 'bytes', 'chunk', 'active', 'depth'] as const) {

@@ -297,5 +297,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
   log(`\nresults: ${resultsFile}`);
   if (reports.length) log(`report:  ${reports[0]}`);
   if (stop.signal) return EXIT_INTERRUPTED;
-  return failures.length ? EXIT_CELL_FAILED : EXIT_OK;
+  // A profile that was asked for and failed is a failure too (perf missing is not: it was never attempted).
+  const profileFailed = done.some((c) => c.profile?.status === 'failed');
+  return failures.length || profileFailed ? EXIT_CELL_FAILED : EXIT_OK;
 }

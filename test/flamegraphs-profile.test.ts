@@ -128,3 +128,34 @@ test('profile the Node strategy under 0x through the harness: the tool\'s page, 
   assert.equal(p.window, 'process');
   assert.equal(p.ops, undefined, 'a whole-process profile has no per-operation cost');
 });
+
+test('perf that cannot attach: the profile fails with perf\'s own message, the cell keeps its measurement, exit 1', () => {
+  const bin = path.join(tempRoot(), 'bin');
+  fs.mkdirSync(bin);
+  const taskset = findExecutable('taskset', '/');
+  if (taskset) fs.symlinkSync(taskset, path.join(bin, 'taskset'));
+  // Passes the probe (--version, a recording of `true`), refuses to attach to a pid.
+  fs.writeFileSync(path.join(bin, 'perf'), '#!/bin/sh\ncase " $* " in *" -p "*) echo "fake perf: attach refused" >&2; exit 1;; esac\n[ "$1" = --version ] && echo "perf version 0-test"\nexit 0\n', { mode: 0o755 });
+  const out = path.join(tempRoot(), 'attach');
+  const r = muxbench(['profile', 'epoll', 'peer-ping', '--connections', '10', '--requests', '2000', '--out', out], { ...process.env, PATH: `${bin}:/bin` });
+  assert.equal(r.status, 1, r.all);
+  assert.match(r.all, /profile of epoll\/peer-ping\/tcp failed: .*fake perf: attach refused/);
+  const c = readResults(out).cells[0];
+  assert.equal(c.status, 'ok', 'the measured repetitions stand');
+  assert.equal(c.profile!.status, 'failed');
+  assert.equal(c.repetitions.length, 1);
+});
+
+test('--out that cannot hold results: refused before any work, exit 2', () => {
+  const file = path.join(tempRoot(), 'a-file');
+  fs.writeFileSync(file, '');
+  for (const [out, message] of [
+    [path.join(file, 'run'), /is a file, not a folder/],
+    ['/proc/muxbench-test', /kernel file system/],
+  ] as const) {
+    const r = muxbench(['profile', 'epoll', 'peer-ping', '--out', out]);
+    assert.equal(r.status, 2, r.all);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stdout, /muxbench run/, 'nothing ran');
+  }
+});
