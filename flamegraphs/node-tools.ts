@@ -58,7 +58,7 @@ export interface NodeToolProbe {
 }
 
 /* Name of the tools' private working directory inside outDir; removed by collect(). */
-const TOOL_CWD = '.tool-cwd';
+export const TOOL_CWD = '.tool-cwd';
 
 /* Measured on a busy 2-CPU machine for a 4-8 s profile: 0x 2.5-2.9 s, clinic
  * flame 3.1-5.9 s, clinic doctor 2.7-5.7 s, perf under 1 s (its rendering

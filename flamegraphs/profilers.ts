@@ -13,7 +13,7 @@ import { describePerf, foldPerfData, PerfRecording, PerfSettings } from './perf.
 import { parseFolded, PerfScriptFolder, type Folded } from './fold.js';
 import { summarizeProfile, type ProfileSummary } from './summary.js';
 import { writeProfileFiles } from './outputs.js';
-import { prepareNodeTool, NODE_TOOLS, type NodeTool, type NodeToolRun } from './node-tools.js';
+import { prepareNodeTool, NODE_TOOLS, TOOL_CWD, type NodeTool, type NodeToolRun } from './node-tools.js';
 import type { Runtime } from '../harness/catalog.js';
 
 export const PROFILERS = ['perf', ...NODE_TOOLS] as const;
@@ -176,6 +176,7 @@ async function toolStacks(dir: string, files: string[]): Promise<Folded | null> 
 function nodeToolProfiling(tool: NodeTool, req: ProfileRequest, t: ProfileTarget): CellProfiling {
   const outDir = path.join(t.runDir, `${t.stem}.${tool}`);
   let run: NodeToolRun | null = null;
+  let serverPid: number | null = null;
   const profiler: WindowProfiler = {
     launch(argv) {
       // 0x adds kernel frames through perf, when perf works here.
@@ -184,7 +185,9 @@ function nodeToolProfiling(tool: NodeTool, req: ProfileRequest, t: ProfileTarget
     },
     async start() {},
     async stop() {},
-    async close() {},
+    async close(pid) {
+      serverPid = pid;
+    },
   };
   return {
     profiler,
@@ -193,7 +196,12 @@ function nodeToolProfiling(tool: NodeTool, req: ProfileRequest, t: ProfileTarget
       try {
         if (!run) throw new Error(`${tool} was not started: ${rep.error ?? 'unknown error'}`);
         record.settings = run.settings;
-        if (rep.interrupted) throw new Error(`interrupted: ${tool} was stopped before it could write its report`);
+        if (rep.interrupted) {
+          // What collect() would have tidied: the tool's working folder and, under perf, V8's map.
+          fs.rmSync(path.join(outDir, TOOL_CWD), { recursive: true, force: true });
+          if (serverPid !== null) fs.rmSync(`/tmp/perf-${serverPid}.map`, { force: true });
+          throw new Error(`interrupted: ${tool} was stopped before it could write its report`);
+        }
         const got = await run.collect();
         const rel = (f: string) => path.relative(t.runDir, path.join(outDir, f));
         // Keyed by file name: stable across runs (0x's and clinic's names carry the pid, which is not).

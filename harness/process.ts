@@ -254,10 +254,17 @@ export async function endAllProcesses(graceMs = DEFAULT_GRACE_MS): Promise<void>
   signalHelpers('SIGTERM');
   const procs = [...live];
   for (const p of procs) p.signal('SIGTERM');
-  await Promise.all(procs.map((p) => exitsWithin(p, graceMs)));
+  // Helpers (perf) get the same time to finish cleanly: perf removes its
+  // temporary files on SIGTERM, not on SIGKILL.
+  await Promise.all([...procs.map((p) => exitsWithin(p, graceMs)), helpersGone(graceMs)]);
   for (const p of procs) if (p.running) p.signal('SIGKILL');
   signalHelpers('SIGKILL');
   await Promise.all(procs.map((p) => exitsWithin(p, graceMs)));
+}
+
+function helpersGone(ms: number): Promise<void> {
+  const waits = [...helpers].map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve())));
+  return Promise.race([Promise.all(waits).then(() => undefined), new Promise<void>((resolve) => setTimeout(resolve, ms).unref())]);
 }
 
 /* Last resort when muxbench itself exits: 'exit' handlers cannot wait, so

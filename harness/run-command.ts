@@ -137,6 +137,9 @@ export async function runCommand(root: string, argv: RunArgs): Promise<number> {
     process.stderr.write(`note: ${fewer.length} ${fewer.length === 1 ? 'cell runs' : 'cells run'} fewer load generator threads than asked: one thread per working connection at most (e.g. ${fewer[0].id}: ${fewer[0].client.threads})\n`);
   }
 
+  if (argv.profile && argv.nodeProfiler !== 'perf' && !plan.cells.some((c) => c.variant.runtime === 'node')) {
+    process.stderr.write(`note: --node-profiler ${argv.nodeProfiler} profiles Node programs only, and no selected strategy is one (the others get perf)\n`);
+  }
   const repeat = argv.repeat ?? (argv.quick ? 1 : 3);
   const warmup = argv.warmup ?? (argv.quick ? 0 : 1);
   const profiling = profileRequest(root, argv);

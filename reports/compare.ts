@@ -353,7 +353,7 @@ function summarise(model: ComparisonModel): void {
   const lr = s.largest_regression;
   const worst = lr ? ` (${lr.key} ${lr.row.metric.name} ${changeText(lr.row.comparison)})` : '';
   const parts = [`${s.better} better`, `${s.worse} worse${worst}`, `${s.unchanged} no significant change`];
-  if (s.not_enough_samples) parts.push(`${s.not_enough_samples} with too few repetitions`);
+  if (s.not_enough_samples) parts.push(`${s.not_enough_samples} with too few repetitions (each side needs 2 or more)`);
   const oneSided = [model.only_base.length ? `${model.only_base.length} only in ${model.base_name}` : '', model.only_head.length ? `${model.only_head.length} only in ${model.head_name}` : ''].filter(Boolean);
   s.text = `${model.head_name} vs ${model.base_name}: ${parts.join(', ')}; ${s.cells} ${s.cells === 1 ? 'cell' : 'cells'} compared${oneSided.length ? ` (${oneSided.join(', ')})` : ''}`;
 }

@@ -63,7 +63,7 @@ export function profilesSection(results: ResultsFile, runDirFromReport: string):
   if (o?.perf_problem) intro.push(`perf could not record here: ${o.perf_problem}. Native servers have no profiles in this run.`);
   const notes = cells.flatMap((c) => (c.profile?.notes ?? []).map((n) => `${c.id}: ${n}`));
   const figure: Figure = {
-    title: `Profiled cells${o ? ` (perf: --call-graph ${o.call_graph}, ${o.frequency_hz} Hz; Node strategy: ${o.node})` : ''}`,
+    title: `Profiled cells${o ? ` (perf: --call-graph ${o.call_graph}, ${o.frequency_hz} Hz${o.node !== 'perf' ? `; Node strategy: ${o.node}` : ''})` : ''}`,
     chart: null,
     table: {
       columns: [

@@ -137,7 +137,9 @@ export function compareMarkdown(model: ComparisonModel): string {
   out.push(
     escapeMarkdown(`${runs}. Medians over repetitions; significant = the ${Math.round((1 - model.alpha) * 100)}% bootstrap CI of the ratio of medians excludes 1 and Welch's p < ${model.alpha}, and the change is at least ${model.min_effect_percent}%.`),
   );
-  out.push(significant.length ? table(model, significant) : 'No significant change.');
+  // With one repetition a side nothing can be significant: say that, not "no change".
+  const noVerdict = !significant.length && model.summary.not_enough_samples > 0 && model.summary.unchanged === 0;
+  out.push(significant.length ? table(model, significant) : noVerdict ? 'Nothing could be judged: each side needs at least 2 repetitions (run with `--repeat 3` or more).' : 'No significant change.');
 
   const oneSided = [
     model.only_base.length ? `Only in ${model.base_name}: ${model.only_base.join(', ')}` : '',

@@ -148,7 +148,13 @@ test('absent metrics are skipped; one repetition is too few', () => {
   const c = m.cells.find((x) => x.key === cell.id)!;
   assert.deepEqual(c.rows.map((r) => r.metric.path).filter((p) => p.startsWith('latency')), []);
   assert.ok(c.rows.every((r) => r.comparison.verdict === 'not enough samples'));
-  assert.match(m.summary.text, /, 6 with too few repetitions;/);
+  assert.match(m.summary.text, /, 6 with too few repetitions \(each side needs 2 or more\);/);
+  // Some metrics judged: the Markdown says no significant change.
+  assert.match(compareMarkdown(m), /\n\nNo significant change\.\n/);
+  // Nothing judged at all (one repetition everywhere): it says so instead.
+  const one = copy(base);
+  for (const x of one.cells) x.repetitions = x.repetitions.slice(0, 1);
+  assert.match(compareMarkdown(compareRuns(one, one)), /Nothing could be judged: each side needs at least 2 repetitions/);
 });
 
 test('compareMarkdown of the fixtures matches the golden file', () => {
