@@ -110,6 +110,8 @@ static bool scan_value(scanner *s, int depth) {
 
 bool jsonrpc_parse(const char *body, size_t len, jsonrpc_request *out) {
     memset(out, 0, sizeof *out);
+    /* An empty POST body arrives as (NULL, 0): NULL + 0 is undefined in C. */
+    if (len == 0) return false;
     scanner s = {body, body + len};
     skip_ws(&s);
     if (s.p >= s.end || *s.p != '{') return false;

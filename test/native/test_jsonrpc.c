@@ -14,6 +14,7 @@ void test_jsonrpc(void) {
     CHECK(r.id_len == 6 && !memcmp(r.id, "\"a\\\"b\"", 6));
     CHECK(parse("{}", &r) && r.id == NULL && r.method == NULL);
     CHECK(!parse("", &r));
+    CHECK(!jsonrpc_parse(NULL, 0, &r)); /* empty POST body (found by fuzz_http) */
     CHECK(!parse("[1,2]", &r));
     CHECK(!parse("{\"id\":1", &r));
     CHECK(!parse("{\"id\":1}x", &r));

@@ -57,6 +57,16 @@ void test_session_http(void) {
     out[got] = 0;
     CHECK(!strncmp((char *)out, "HTTP/1.1 500", 12) && strstr((char *)out, "-32700"));
     CHECK(!session_should_close(s));
+    /* An empty body on a new connection (no body buffer yet: NULL, 0) is a
+     * parse error too (found by fuzz_http: UB in jsonrpc_parse). */
+    session_stats est = {0};
+    session *empty = fresh(&est);
+    feed(empty, "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 38);
+    got = drain(empty, out, sizeof out, 1 << 20);
+    out[got] = 0;
+    CHECK(!strncmp((char *)out, "HTTP/1.1 500", 12) && strstr((char *)out, "-32700"));
+    CHECK(!session_should_close(empty));
+    session_free(empty);
 
     /* Bulk body streams lazily; the RPC pipelined behind it waits its turn. */
     n = (size_t)sprintf(req, "GET /bulk?bytes=300001&chunk=65536&seed=4 HTTP/1.1\r\nHost: x\r\n\r\n");
