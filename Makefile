@@ -29,6 +29,7 @@ TESTS    :=
 include $(wildcard strategies/*/build.mk)
 include loadgen/build.mk
 include test/native/build.mk
+include test/fuzz/build.mk
 
 all: $(PROGRAMS) $(TESTS)
 
