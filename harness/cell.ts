@@ -16,6 +16,7 @@ import { NativeProcess, Pinning, startProcess, ExitInfo } from './process.js';
 import { measure, parseResult, parseSnapshot, ServerSnapshot } from './metrics.js';
 import { Repetition } from './results.js';
 import { errorMessage } from './errors.js';
+import { ChannelError } from './jsonlines.js';
 import { encodeBuckets } from './stats.js';
 import type { ServerLaunch, WindowProfiler } from '../flamegraphs/profilers.js';
 
@@ -192,7 +193,13 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
     // The profiler's attach (perf: a few hundred ms) stays outside the window.
     if (ctx.profiler) await ctx.profiler.start(serverPid!);
     const a = await snapshot(server);
-    const resultEvent = loadgen.waitFor('result', ctx.timeoutS * 1000 + RESULT_GRACE_MS);
+    const resultEvent = loadgen.waitFor('result', ctx.timeoutS * 1000 + RESULT_GRACE_MS).catch((err: unknown) => {
+      // The load generator did not enforce --timeout (it hangs too): say which limit passed.
+      if (err instanceof ChannelError && err.kind === 'timeout') {
+        throw new Error(`no result from the load generator within --timeout ${ctx.timeoutS} s (+${RESULT_GRACE_MS / 1000} s grace): the server or the load generator stopped making progress\n${err.message}`);
+      }
+      throw err;
+    });
     loadgen.send({ cmd: 'go' });
     const serverGone = failOnExit(server, 'during the measured window');
     // Whichever loses the race below settles later; nobody awaits it then.

@@ -46,6 +46,7 @@ export class NativeProcess {
   private readonly stderrLines: string[] = [];
   private stderrPartial = '';
   private readonly logFd: number | null;
+  private logWritable = true;
   private readonly echoesStderr: boolean;
 
   constructor(opts: SpawnOptions) {
@@ -81,7 +82,16 @@ export class NativeProcess {
       for (const line of splitter.end()) this.events.pushLine(line);
     });
     this.child.stderr!.on('data', (chunk: Buffer) => {
-      if (this.logFd !== null) fs.writeSync(this.logFd, chunk);
+      if (this.logFd !== null && this.logWritable) {
+        // A full disk must not crash muxbench from inside a stream handler:
+        // the log stops, and the stderr tail kept for messages says why.
+        try {
+          fs.writeSync(this.logFd, chunk);
+        } catch (err) {
+          this.logWritable = false;
+          this.stderrLines.push(`[muxbench: stopped writing ${opts.stderrLog}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}]`);
+        }
+      }
       if (opts.echoStderr) process.stderr.write(chunk);
       this.noteStderr(chunk.toString('utf8'));
     });

@@ -196,7 +196,18 @@ export async function runMatrix(req: RunRequest): Promise<number> {
     unavailable: plan.unavailable,
     cells: plan.cells.map((c) => cellRecord(c, pinning, options.verify_checksum, options.timeout_s)),
   };
-  const save = () => writeJsonAtomic(resultsFile, results);
+  let saved = false;
+  const save = () => {
+    try {
+      writeJsonAtomic(resultsFile, results);
+      saved = true;
+    } catch (err) {
+      // Measuring on without saving would lose the work: stop with the reason (exit 1).
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code ? `${e.code}: ${e.message.replace(/^\w+: /, '').replace(/, \w+( '.*')?$/, '')}` : e.message;
+      throw new Error(`cannot write ${resultsFile} (${why}): the run stops${saved ? '; the last complete results.json is kept' : ''}`);
+    }
+  };
   save();
 
   // Set by the signal handler; checked between repetitions.
