@@ -246,8 +246,20 @@ test('a closed output pipe (muxbench run | head) interrupts the run like Ctrl-C:
   });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
-  // Read the first line, then go away as `head -1` would.
-  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  // Read up to the first repetition's progress line (printed once it has
+  // finished), then go away as `head` would. Earlier lines (the header, a
+  // busy-machine warning) come before any repetition has finished.
+  await new Promise<void>((resolve) => {
+    let seen = '';
+    const onData = (d: Buffer) => {
+      seen += d.toString('utf8');
+      if (/rep 1\/20 …[^\n]*\n/.test(seen)) {
+        child.stdout!.off('data', onData);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+  });
   child.stdout!.destroy();
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   assert.equal(code, 130, stderr);
