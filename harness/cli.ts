@@ -235,7 +235,7 @@ const cli = yargs(hideBin(process.argv))
       '  muxbench summary results/latest',
       '  muxbench serve epoll --protocol http',
       '',
-      'Exit status: 0 all cells ok, 1 some cell failed, 2 usage error or programs not built.',
+      'Exit status: 0 all cells ok, 1 some cell (or requested profile) failed or results.json could not be written, 2 usage error or programs not built, 130 interrupted (Ctrl-C, SIGTERM, closed output pipe). See docs/faults.md.',
     ].join('\n'),
   )
   .command(
@@ -270,7 +270,7 @@ const cli = yargs(hideBin(process.argv))
             '  muxbench run --scenarios http-rpc --loadgen-threads 3 --cpus 0/1-3',
             '      server on CPU 0, a 3-thread load generator on CPUs 1-3 (for client-bound cells)',
             '',
-            'Exit status: 0 all cells ok, 1 some cell failed, 2 usage error or programs not built.',
+            'Exit status: 0 all cells ok, 1 some cell (or requested profile) failed or results.json could not be written, 2 usage error or programs not built, 130 interrupted (Ctrl-C, SIGTERM, closed output pipe). See docs/faults.md.',
           ].join('\n'),
         ),
     (argv) => guarded(() => runCommand(root, argv as unknown as RunArgs)),
