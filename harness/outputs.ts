@@ -41,8 +41,14 @@ export function prepareOutputFolder(dir: string, flag = '--out'): void {
 
 export function writeTextAtomic(file: string, text: string): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
+  try {
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    // A full disk leaves half a temp file: remove it; the old file stays whole.
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
 }
 
 /* GitHub Actions shows what a step appends to $GITHUB_STEP_SUMMARY on the
