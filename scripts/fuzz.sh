@@ -23,7 +23,7 @@ status=0
 for t in "${targets[@]}"; do
   work=build/fuzz/work/$t crashes=build/fuzz/crashes/$t log=build/fuzz/$t.log
   mkdir -p "$work" "$crashes"
-  cp -n test/fuzz/corpus/$t/* "$work"/ 2>/dev/null
+  cp test/fuzz/corpus/$t/* "$work"/   # seeds refreshed; found inputs (hash names) kept
   echo "fuzz.sh: $t for ${secs}s (corpus $work, crashes $crashes, log $log)"
   # -rss_limit_mb: a session must not need much memory whatever it is sent.
   build/fuzz/fuzz_$t -max_total_time="$secs" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \

@@ -23,6 +23,26 @@ def msg(cmd, payload=b"", length=None, magic=MAGIC, good_sum=True):
 def getdata(count, size, seed):
     return struct.pack("<IIQ", count, size, seed)
 
+M64 = (1 << 64) - 1
+
+def splitmix64(state):
+    state = (state + 0x9E3779B97F4A7C15) & M64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return state, z ^ (z >> 31)
+
+def piece(seed, index, size):
+    """Block `index` of an upload stream, as payload.c generates it (the
+    pattern is splitmix64 from a fixed seed; a piece is a slice of it)."""
+    _, v = splitmix64(seed ^ ((index * 0xD1B54A32D192ED03) & M64))
+    start = (v % 64) * 4099
+    out, st = bytearray(), 0x6d757862656e6368
+    while len(out) < start + size:
+        st, w = splitmix64(st)
+        out += struct.pack("<Q", w)
+    return bytes(out[start:start + size])
+
 def inv(n):
     return bytes([n]) + bytes(range(36)) * n
 
@@ -36,7 +56,8 @@ P2P = {
     "getdata-pipelined": b"\x01\x33" + msg("getdata", getdata(2, 100, 1)) * 2 + msg("ping", b"12345678"),
     "inv": b"\x03\x02" + msg("inv", inv(2)),
     "inv-bad": b"\x03\x02" + msg("inv", inv(2)[:-1]),
-    "upload": b"\x02\x44" + msg("upload", getdata(1, 64, 3)) + msg("block", b"\0" * 64),
+    "upload": b"\x02\x44" + msg("upload", getdata(2, 64, 3)) + msg("block", piece(3, 0, 64)) + msg("block", piece(3, 1, 64)),
+    "upload-bad-block": b"\x02\x44" + msg("upload", getdata(1, 64, 3)) + msg("block", b"\0" * 64),
     "upload-zero": b"\x03\x00" + msg("upload", getdata(0, 0, 3)),
     "upload-twice": b"\x03\x00" + msg("upload", getdata(2, 64, 3)) + msg("upload", getdata(2, 64, 3)),
     "bad-magic": b"\x03\x00" + msg("ping", b"12345678", magic=0x0709110B),
