@@ -115,3 +115,26 @@ test('the disk fills up mid-run: a clear message, exit 1, the last results.json 
     spawnSync('umount', ['-l', disk], { timeout: 10_000 });
   }
 });
+
+test('serve on a port already in use: the server\'s own bind error, a non-zero exit, the server gone', async () => {
+  const net = await import('node:net');
+  const blocker = net.createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+  const port = (blocker.address() as { port: number }).port;
+  try {
+    const r = spawnSync(process.execPath, [CLI, 'serve', 'epoll', '--listen', `tcp:127.0.0.1:${port}`], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 1, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`bind tcp:127\\.0\\.0\\.1:${port}: Address already in use`));
+    // The server that failed to bind is gone: no process is left with that --listen.
+    const left = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+      try {
+        return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`tcp:127.0.0.1:${port}`);
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(left, []);
+  } finally {
+    blocker.close();
+  }
+});
