@@ -80,7 +80,7 @@ export function loadgenArgv(cell: CellPlan, address: string, timeoutS: number, v
 }
 
 /* A fresh private (0700) folder for the socket, short enough for sun_path. */
-function makeSocketDir(): string {
+export function makeSocketDir(): string {
   let base = os.tmpdir();
   if (path.join(base, 'muxbench-XXXXXX', 's.sock').length > UNIX_PATH_MAX) base = '/tmp';
   const dir = fs.mkdtempSync(path.join(base, 'muxbench-'));
