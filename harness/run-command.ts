@@ -109,6 +109,11 @@ export async function runCommand(root: string, argv: RunArgs): Promise<number> {
     loadgenThreads: argv.loadgenThreads ?? 1,
     loadgenWait: argv.loadgenWait,
   });
+  // --active above --connections contradicts itself: say so rather than clamp quietly.
+  const tooActive = overrides.active !== undefined ? plan.cells.find((c) => overrides.active > c.params.connections) : undefined;
+  if (tooActive) {
+    throw new UsageError(`--active ${overrides.active} is more than the ${tooActive.params.connections} connections of ${tooActive.id}: at most as many connections can work as are open`);
+  }
   // Nothing can run without the load generator, and nothing runs when no strategy is built.
   if (!findExecutable(LOADGEN_COMMAND, root) || !catalog.strategies.some((v) => v.available)) {
     throw new UsageError(NOT_BUILT_HINT);

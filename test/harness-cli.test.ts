@@ -142,6 +142,10 @@ test('usage errors exit 2 with a clear message', () => {
   assert.match(cli(root, 'run', '--cpus', '0/1/2').err, /--cpus: "0\/1\/2" must be SERVER_CPU,LOADGEN_CPU/);
   assert.match(cli(root, 'run', '--loadgen-threads', '0').err, /--loadgen-threads: must be greater than 0/);
   assert.equal(cli(root, 'run', '--no-such-flag').code, 2);
+  // Contradictory flags: more working connections than open ones.
+  const active = cli(root, 'run', '--connections', '10', '--active', '20');
+  assert.equal(active.code, 2);
+  assert.match(active.err, /--active 20 is more than the 10 connections of /);
   assert.equal(cli(root).code, 2, 'a command is required');
   writeJson(root, 'scenarios/bad.json', { name: 'bad', protocol: 'peer', defaults: { connections: 1 } });
   const bad = cli(root, 'list');
