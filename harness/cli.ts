@@ -74,18 +74,15 @@ function listCommand(catalog: Catalog, json: boolean): number {
     process.stdout.write(JSON.stringify({ strategies: catalog.strategies, scenarios: catalog.scenarios }, null, 2) + '\n');
     return 0;
   }
-  const strategyRows = catalog.strategies.map((v) => [
-    v.name,
-    v.mechanism,
-    v.protocols.join(','),
-    v.transports.join(','),
-    v.available ? 'yes' : `no: ${v.unavailableReason}`,
-  ]);
+  // The mechanism is a sentence or two: below the table, not a column hundreds of characters wide.
+  const strategyRows = catalog.strategies.map((v) => [v.name, v.protocols.join(','), v.transports.join(','), v.available ? 'yes' : `no: ${v.unavailableReason}`]);
   const scenarioRows = catalog.scenarios.map((s) => [s.name, s.protocol, s.operation, describeParams(s.defaults)]);
   const loadgenOk = findExecutable(LOADGEN_COMMAND, root) !== null;
   const out = [
     'Strategies (strategies/*/strategy.json):',
-    renderTable([{ header: 'name' }, { header: 'mechanism' }, { header: 'protocols' }, { header: 'transports' }, { header: 'available' }], strategyRows),
+    renderTable([{ header: 'name' }, { header: 'protocols' }, { header: 'transports' }, { header: 'available' }], strategyRows),
+    '',
+    ...catalog.strategies.map((v) => `${v.name}: ${v.mechanism}`),
     '',
     ...catalog.strategies.flatMap((v) => Object.entries(v.limitations).map(([k, why]) => `${v.name}, known limitation (${k}): ${why}`)),
     '',
