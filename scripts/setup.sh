@@ -7,11 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Native build: compiler, libraries, llhttp's C sources (node-llhttp).
+# Native build: compilers (C11, and C++17 for asio), libraries, llhttp's C sources (node-llhttp).
 # Tools: linux-perf (profiles), strace (syscall count checks), util-linux (taskset),
 # chromium (test/report-browser.test.ts opens report.html in it via playwright-core),
 # clang with its runtimes (libFuzzer, ASan, UBSan: `make fuzz`, test/fuzz-corpus.test.ts).
-PACKAGES=(build-essential pkg-config liburing-dev libuv1-dev libevent-dev libssl-dev
+PACKAGES=(build-essential pkg-config liburing-dev libuv1-dev libevent-dev libev-dev libasio-dev libssl-dev
           libxxhash-dev node-llhttp linux-perf strace util-linux chromium clang libclang-rt-14-dev)
 
 missing=()

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool session_stats_shared;
+
 session *session_new(const session_opts *opts, session_stats *stats) {
     session *s = calloc(1, sizeof *s);
     if (!s) return NULL;

@@ -35,8 +35,10 @@ typedef struct {
     hub *hub;             /* relay and hand-off (hub.h); NULL: neither */
 } session_opts;
 
-/* Server-wide protocol statistics. One writer (the loop thread), read by the
- * control thread: relaxed load+store, no locked instruction on the hot path. */
+/* Protocol statistics of one loop. One writer (the loop thread), read by the
+ * control thread: relaxed load+store, no locked instruction on the hot path.
+ * A server with several loop threads gives each loop its own block, and the
+ * control thread sums them. */
 typedef struct {
     _Atomic uint64_t messages_in;     /* peer messages or HTTP requests parsed */
     _Atomic uint64_t messages_out;    /* peer messages or HTTP responses queued */
@@ -49,8 +51,14 @@ typedef struct {
     _Atomic uint64_t handoff_wakeups;   /* wake-ups the workers sent (several writers: fetch_add) */
 } session_stats;
 
+/* Set once, before any session exists, by a server whose sessions are
+ * served by several threads in turn (an io_context run by N threads): one
+ * block then has several writers, and additions must be atomic. */
+extern bool session_stats_shared;
+
 static inline void stat_add(_Atomic uint64_t *c, uint64_t v) {
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
+    if (session_stats_shared) atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+    else atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
 }
 
 session *session_new(const session_opts *opts, session_stats *stats);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,7 @@ void endpoint_format(const endpoint *ep, char *out, size_t outlen) {
     }
 }
 
-int listen_on(const endpoint *ep, int backlog, endpoint *bound, char *err, size_t errlen) {
+static int listen_with(const endpoint *ep, int backlog, bool reuseport, endpoint *bound, char *err, size_t errlen) {
     int fd = socket(ep->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -86,6 +87,11 @@ int listen_on(const endpoint *ep, int backlog, endpoint *bound, char *err, size_
     }
     int one = 1;
     if (ep->family != AF_UNIX) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        snprintf(err, errlen, "SO_REUSEPORT: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
     if (bind(fd, (const struct sockaddr *)&ep->sa, ep->sa_len) != 0) {
         char text[128];
         endpoint_format(ep, text, sizeof text);
@@ -102,4 +108,12 @@ int listen_on(const endpoint *ep, int backlog, endpoint *bound, char *err, size_
     bound->sa_len = sizeof bound->sa;
     getsockname(fd, (struct sockaddr *)&bound->sa, &bound->sa_len);
     return fd;
+}
+
+int listen_on(const endpoint *ep, int backlog, endpoint *bound, char *err, size_t errlen) {
+    return listen_with(ep, backlog, false, bound, err, errlen);
+}
+
+int listen_on_reuseport(const endpoint *ep, int backlog, endpoint *bound, char *err, size_t errlen) {
+    return listen_with(ep, backlog, true, bound, err, errlen);
 }

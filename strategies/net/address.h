@@ -23,4 +23,8 @@ void endpoint_format(const endpoint *ep, char *out, size_t outlen);
  * that exists is an error. On success fills *bound with the real address. */
 int listen_on(const endpoint *ep, int backlog, endpoint *bound, char *err, size_t errlen);
 
+/* The same with SO_REUSEPORT set before bind (TCP only): several sockets
+ * bound to one address, the kernel spreading connections over them. */
+int listen_on_reuseport(const endpoint *ep, int backlog, endpoint *bound, char *err, size_t errlen);
+
 #endif

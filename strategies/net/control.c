@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,14 @@
 
 /* stdout is shared by the loop thread (errors) and the control thread. */
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
-static session_stats *g_stats;
+static session_stats *g_stats[SERVER_MAX_THREADS];
+static unsigned g_nstats;
 static unsigned g_handoff;
+/* Loop threads (kernel thread ids) and how they share the work. */
+static pid_t g_loop_tids[SERVER_MAX_THREADS];
+static unsigned g_nloops;
+static const char *g_threading = "one loop";
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void usage(const char *strategy, const char *msg) {
     if (msg) fprintf(stderr, "muxbench-%s: %s\n", strategy, msg);
@@ -27,6 +34,7 @@ static void usage(const char *strategy, const char *msg) {
             "usage: muxbench-%s --protocol peer|http --listen tcp:127.0.0.1:PORT|unix:PATH\n"
             "       [--edge-triggered] [--verify-checksum] [--no-counters] [--backlog N]\n"
             "       [--handoff N]  (N worker threads build the replies and wake the loop)\n"
+            "       [--threads N]  (N loop threads, for strategies that run several)\n"
             "Speaks JSON lines on stdin/stdout (see docs/control-channel.md).\n",
             strategy);
     exit(msg ? 2 : 0);
@@ -37,6 +45,7 @@ void server_args_parse(int argc, char **argv, const char *strategy, server_args 
     a->strategy = strategy;
     a->proto = PROTO_PEER;
     a->backlog = 4096;
+    a->threads = 1;
     bool have_proto = false;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
@@ -59,6 +68,12 @@ void server_args_parse(int argc, char **argv, const char *strategy, server_args 
             long n = strtol(val, &end, 10);
             if (*end || n < 0 || n > (long)HUB_MAX_WORKERS) usage(strategy, "--handoff must be 0..64 worker threads");
             a->handoff = (unsigned)n;
+            i++;
+        } else if (!strcmp(o, "--threads") && val) {
+            char *end;
+            long n = strtol(val, &end, 10);
+            if (*end || n < 1 || n > (long)SERVER_MAX_THREADS) usage(strategy, "--threads must be 1..64 loop threads");
+            a->threads = (unsigned)n;
             i++;
         } else if (!strcmp(o, "--edge-triggered")) {
             a->edge_triggered = true;
@@ -96,13 +111,16 @@ static bool is_loopback(const endpoint *ep) {
     return IN6_IS_ADDR_LOOPBACK(a6);
 }
 
-int server_listen(const server_args *a, endpoint *bound) {
+int server_listen(const server_args *a, endpoint *bound) { return server_listen_with(a, false, bound); }
+
+int server_listen_with(const server_args *a, bool reuseport, endpoint *bound) {
     endpoint ep;
     char err[256];
     if (endpoint_parse(a->listen, &ep, err, sizeof err) != 0) control_fatal("%s", err);
     /* Safe by default: benchmark servers are never reachable from outside. */
     if (!is_loopback(&ep)) control_fatal("refusing to listen on %s: only loopback addresses and unix sockets", a->listen);
-    int fd = listen_on(&ep, a->backlog, bound, err, sizeof err);
+    int fd = reuseport && ep.family != AF_UNIX ? listen_on_reuseport(&ep, a->backlog, bound, err, sizeof err)
+                                               : listen_on(&ep, a->backlog, bound, err, sizeof err);
     if (fd < 0) control_fatal("%s", err);
     /* Start-up work stays out of every measured window. */
     if (payload_warm() != 0) control_fatal("out of memory for the payload pattern");
@@ -144,6 +162,14 @@ static long rss_kb(void) {
     return n == 2 ? pages_resident * (sysconf(_SC_PAGESIZE) / 1024) : -1;
 }
 
+/* One statistic summed over the loops' blocks. */
+static uint64_t stat_sum(size_t offset) {
+    uint64_t total = 0;
+    for (unsigned i = 0; i < g_nstats; i++) total += ctr_get((_Atomic uint64_t *)((char *)g_stats[i] + offset));
+    return total;
+}
+#define STAT(member) stat_sum(offsetof(session_stats, member))
+
 static void write_snapshot(void) {
     struct rusage ru;
     struct timespec ts;
@@ -155,11 +181,10 @@ static void write_snapshot(void) {
     printf(",\"protocol\":{\"messages_in\":%" PRIu64 ",\"messages_out\":%" PRIu64
            ",\"payload_bytes_out\":%" PRIu64 ",\"protocol_errors\":%" PRIu64
            ",\"payload_bytes_in\":%" PRIu64 ",\"relayed\":%" PRIu64 ",\"relay_dropped\":%" PRIu64 "}",
-           ctr_get(&g_stats->messages_in), ctr_get(&g_stats->messages_out),
-           ctr_get(&g_stats->payload_bytes_out), ctr_get(&g_stats->protocol_errors),
-           ctr_get(&g_stats->payload_bytes_in), ctr_get(&g_stats->relayed), ctr_get(&g_stats->relay_dropped));
+           STAT(messages_in), STAT(messages_out), STAT(payload_bytes_out), STAT(protocol_errors),
+           STAT(payload_bytes_in), STAT(relayed), STAT(relay_dropped));
     printf(",\"handoff\":{\"workers\":%u,\"jobs\":%" PRIu64 ",\"wakeups\":%" PRIu64 "}", g_handoff,
-           ctr_get(&g_stats->handoff_jobs), atomic_load(&g_stats->handoff_wakeups));
+           STAT(handoff_jobs), STAT(handoff_wakeups));
     printf(",\"rusage\":{\"utime_us\":%" PRIu64 ",\"stime_us\":%" PRIu64 ",\"nvcsw\":%ld,\"nivcsw\":%ld,\"maxrss_kb\":%ld}",
            (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec,
            (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec, ru.ru_nvcsw,
@@ -190,9 +215,29 @@ static void *control_thread(void *arg) {
     return NULL;
 }
 
+void control_add_stats(session_stats *stats) {
+    pthread_mutex_lock(&reg_lock);
+    if (g_nstats == SERVER_MAX_THREADS) control_fatal("more than %u statistics blocks", SERVER_MAX_THREADS);
+    g_stats[g_nstats++] = stats;
+    pthread_mutex_unlock(&reg_lock);
+}
+
+void control_add_loop_thread(void) {
+    pthread_mutex_lock(&reg_lock);
+    if (g_nloops == SERVER_MAX_THREADS) control_fatal("more than %u loop threads", SERVER_MAX_THREADS);
+    g_loop_tids[g_nloops++] = gettid();
+    pthread_mutex_unlock(&reg_lock);
+}
+
+void control_set_threading(const char *model) { g_threading = model; }
+
 void control_start(const server_args *a, const endpoint *bound, session_stats *stats) {
     char addr[160];
-    g_stats = stats;
+    if (stats) control_add_stats(stats);
+    if (g_nloops == 0) control_add_loop_thread();
+    if (g_nloops < a->threads)
+        control_fatal("--threads %u: muxbench-%s runs %u loop thread%s", a->threads, a->strategy, g_nloops,
+                      g_nloops == 1 ? "" : "s");
     g_handoff = a->handoff;
     endpoint_format(bound, addr, sizeof addr);
     pthread_mutex_lock(&out_lock);
@@ -200,8 +245,12 @@ void control_start(const server_args *a, const endpoint *bound, session_stats *s
     json_string(stdout, a->strategy);
     printf(",\"protocol\":\"%s\",\"address\":", a->proto == PROTO_HTTP ? "http" : "peer");
     json_string(stdout, addr);
-    printf(",\"pid\":%ld,\"counting\":%s,\"handoff\":%u}\n", (long)getpid(), g_counting ? "true" : "false",
-           a->handoff);
+    printf(",\"pid\":%ld,\"counting\":%s,\"handoff\":%u,\"threading\":", (long)getpid(),
+           g_counting ? "true" : "false", a->handoff);
+    json_string(stdout, g_threading);
+    printf(",\"loop_threads\":[");
+    for (unsigned i = 0; i < g_nloops; i++) printf("%s%ld", i ? "," : "", (long)g_loop_tids[i]);
+    printf("]}\n");
     fflush(stdout);
     pthread_mutex_unlock(&out_lock);
     pthread_t t;

@@ -1,10 +1,15 @@
 /* Syscall and loop counters of a native process.
  *
  * Every syscall a strategy makes on the data path goes through a wrapper in
- * syscalls.h that bumps these counters. They have a single writer (the loop
- * thread) and are read by the control thread for snapshots, so updates are
- * relaxed atomic load+store pairs: plain moves on x86, no locked instructions
- * on the hot path, and no data race in the C11 sense. */
+ * syscalls.h that bumps these counters. Each loop thread has its own block
+ * (the main thread's is g_counters; a server with --threads N gives each
+ * further loop thread one with counters_thread_attach), so every block has a
+ * single writer and is read by the control thread, which sums the blocks for
+ * snapshots. Updates are relaxed atomic load+store pairs: plain moves on
+ * x86, no locked instructions and no shared cache lines on the hot path, and
+ * no data race in the C11 sense. Threads that are not loop threads (hand-off
+ * workers, the control thread) have no block, and their calls are not
+ * counted. */
 #ifndef MUXBENCH_COUNTERS_H
 #define MUXBENCH_COUNTERS_H
 
@@ -48,6 +53,22 @@ typedef struct {
 
 extern counters g_counters;
 extern int g_counting; /* 0 disables counting (to measure its overhead) */
+
+/* The calling thread's block: g_counters on the main thread, NULL on threads
+ * that never attached (their calls are not counted). */
+extern _Thread_local counters *tl_counters;
+
+/* Gives the calling loop thread a block of its own (fatal when out of
+ * memory or past COUNTERS_MAX_THREADS). Call first thing on the thread. */
+#define COUNTERS_MAX_THREADS 64
+void counters_thread_attach(void);
+
+/* Adds v to one counter of the calling thread's block, if it has one:
+ * field is a member of counters (e.g. closed, wakeups). */
+#define CTR_ADD(field, v) \
+    do { \
+        if (tl_counters) ctr_add(&tl_counters->field, (v)); \
+    } while (0)
 
 static inline void ctr_add(_Atomic uint64_t *c, uint64_t v) {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,

@@ -14,15 +14,12 @@
 
 #include "counters.h"
 
-/* The counters have one writer, the loop thread: the main thread in every
- * program that links this file, the one that runs constructors. Calls made
- * on other threads (a hand-off worker's wake-up write inside uv_async_send
- * or event_active) are not counted; the hub counts wake-ups instead. */
-static _Thread_local bool loop_thread;
-__attribute__((constructor)) static void mark_loop_thread(void) { loop_thread = true; }
-
+/* Only loop threads count (ctr_syscall ignores threads without a counters
+ * block): calls made on other threads (a hand-off worker's wake-up write
+ * inside uv_async_send or event_active, libuv's thread pool) are not
+ * counted; the hub counts wake-ups instead. */
 static long counted(sc_kind kind, long ret) {
-    if (g_counting && loop_thread) ctr_syscall(kind, ret, ret < 0 ? errno : 0);
+    if (g_counting) ctr_syscall(kind, ret, ret < 0 ? errno : 0);
     return ret;
 }
 
@@ -78,8 +75,8 @@ int epoll_ctl(int ep, int op, int fd, struct epoll_event *ev) {
 static int waited(long n) {
     n = counted(SC_EPOLL_WAIT, n);
     if (n > 0 && g_counting) {
-        ctr_add(&g_counters.wakeups, 1);
-        ctr_add(&g_counters.events, (uint64_t)n);
+        CTR_ADD(wakeups, 1);
+        CTR_ADD(events, (uint64_t)n);
     }
     return (int)n;
 }

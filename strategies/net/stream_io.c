@@ -71,8 +71,9 @@ bool stream_read_edge(int fd, session *s, uint8_t *buf, size_t cap, bool *readab
 }
 
 /* A descriptor held in reserve: given up to accept-and-close one connection
- * when the process is out of descriptors (the approach libuv and libev use). */
-static int reserve_fd = -2; /* -2: not opened yet */
+ * when the process is out of descriptors (the approach libuv and libev use).
+ * One per loop thread, so threads never race for it. */
+static _Thread_local int reserve_fd = -2; /* -2: not opened yet */
 
 void stream_shed(int listen_fd, const char *strategy) {
     if (reserve_fd < 0) return;
@@ -90,7 +91,7 @@ static void reserve_once(void) {
 
 void stream_accepted(int fd, bool tcp) {
     reserve_once();
-    ctr_add(&g_counters.accepted, 1);
+    CTR_ADD(accepted, 1);
     if (tcp) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -114,6 +115,6 @@ int stream_accept(int listen_fd, bool tcp, const char *strategy) {
 
 void stream_close(int fd, session *s) {
     sc_close(fd);
-    ctr_add(&g_counters.closed, 1);
+    CTR_ADD(closed, 1);
     session_free(s);
 }

@@ -46,8 +46,8 @@ static inline int sc_poll(struct pollfd *fds, nfds_t n, int timeout) {
  * number of events (ready fds, completions) it delivered. */
 static inline void sc_wakeup(unsigned nevents) {
     if (!g_counting) return;
-    ctr_add(&g_counters.wakeups, 1);
-    ctr_add(&g_counters.events, nevents);
+    CTR_ADD(wakeups, 1);
+    CTR_ADD(events, nevents);
 }
 
 #endif
