@@ -36,6 +36,9 @@ export interface StrategyVariant {
   /* Known behaviour gaps of the mechanism itself (e.g. "half_close": why), shown by
    * `list` and respected by the behaviour tests instead of being hidden. */
   limitations: Record<string, string>;
+  /* How the program serves with several loop threads (--threads N), from the
+   * manifest's "threads"; undefined: it runs one loop only. */
+  threads?: string;
 }
 
 /* Workload parameters; each key becomes a load generator flag (--key). */
@@ -58,6 +61,8 @@ export interface Scenario {
   agrees: Record<string, 'ops' | 'payload'>;
   /* Why the load generator must run this scenario in one thread (--loadgen-threads is then 1), or undefined. */
   singleLoadgenThread?: string;
+  /* Why the server must serve this scenario with one loop (no --threads cells), or undefined. */
+  singleServerLoop?: string;
   file: string;
 }
 
@@ -208,6 +213,7 @@ export function parseManifest(data: unknown, rel: string, root: string): Strateg
       transports: transports as Transport[],
       manifest: rel,
       limitations,
+      threads: str(v, 'threads', rel, `${at}.threads`, true),
       available: exe !== null && (probed === null || probed.available),
       unavailableReason:
         exe === null ? `${command[0]} missing or not executable (${NOT_BUILT_HINT})` : probed && !probed.available ? probed.reason : undefined,
@@ -278,6 +284,7 @@ export function parseScenario(data: unknown, rel: string): Scenario {
     operation: str(data, 'operation', rel, 'operation')!,
     verifies: str(data, 'verifies', rel, 'verifies', true),
     singleLoadgenThread: str(data, 'single_loadgen_thread', rel, 'single_loadgen_thread', true),
+    singleServerLoop: str(data, 'single_server_loop', rel, 'single_server_loop', true),
     defaults,
     quick,
     limits,

@@ -18,6 +18,7 @@ import { Repetition } from './results.js';
 import { errorMessage } from './errors.js';
 import { ChannelError } from './jsonlines.js';
 import { encodeBuckets } from './stats.js';
+import { loopThreadIds, pinLoopThreads } from './pin-threads.js';
 import type { ServerLaunch, WindowProfiler } from '../flamegraphs/profilers.js';
 
 export interface RepetitionContext {
@@ -61,6 +62,7 @@ export function serverArgv(cell: CellPlan, listen: string, verifyChecksum: boole
     listen,
     ...(verifyChecksum ? ['--verify-checksum'] : []),
     ...(cell.server.handoff > 0 ? ['--handoff', String(cell.server.handoff)] : []),
+    ...(cell.server.threads > 1 ? ['--threads', String(cell.server.threads)] : []),
     ...(cell.server.counters ? [] : ['--no-counters']),
   ];
 }
@@ -174,6 +176,17 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
 
     // Under a profiling tool the server is the tool's child: its own pid is the one it reports.
     serverPid = typeof listening.pid === 'number' ? listening.pid : server.pid;
+    const tids = loopThreadIds(listening);
+    if (cell.server.threads > 1 && tids.length !== cell.server.threads) {
+      throw new Error(`${server.label}: asked for ${cell.server.threads} loop threads, it announced ${tids.length}`);
+    }
+    // Several loops: each on its own CPU of the server's set, before any connection.
+    const loopCpus = tids.length > 1 && pinning.pinned ? await pinLoopThreads(tids, pinning.server) : null;
+    out.server_threads = {
+      model: typeof listening.threading === 'string' ? listening.threading : 'not reported',
+      loop_threads: Math.max(tids.length, 1),
+      cpus: loopCpus,
+    };
     // The server's memory before any connection: the baseline of memory per connection.
     const baseline = await snapshot(server);
     const loadgen = startProcess({
@@ -193,6 +206,8 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
     // The profiler's attach (perf: a few hundred ms) stays outside the window.
     if (ctx.profiler) await ctx.profiler.start(serverPid!);
     const a = await snapshot(server);
+    // How the threading model spread the connections over the loops.
+    if (a.loop_connections && out.server_threads) out.server_threads.connections = a.loop_connections;
     const resultEvent = loadgen.waitFor('result', ctx.timeoutS * 1000 + RESULT_GRACE_MS).catch((err: unknown) => {
       // The load generator did not enforce --timeout (it hangs too): say which limit passed.
       if (err instanceof ChannelError && err.kind === 'timeout') {

@@ -22,6 +22,8 @@ export interface ServerSnapshot {
   wakeups: number;
   events: number;
   connections: { accepted: number; closed: number; open: number };
+  /* Servers with several loops: the connections each loop holds. */
+  loop_connections?: number[];
   protocol: {
     messages_in: number;
     messages_out: number;
@@ -106,6 +108,9 @@ export function parseSnapshot(e: ChannelEvent, what = 'server snapshot'): Server
     wakeups: num(e, 'wakeups', what, ''),
     events: num(e, 'events', what, ''),
     connections: nums(obj(e, 'connections', what), ['accepted', 'closed', 'open'] as const, what, 'connections.'),
+    ...(Array.isArray(e.loop_connections) && e.loop_connections.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)
+      ? { loop_connections: e.loop_connections as number[] }
+      : {}),
     protocol: {
       ...nums(obj(e, 'protocol', what), ['messages_in', 'messages_out', 'payload_bytes_out', 'protocol_errors'] as const, what, 'protocol.'),
       // Added with relay and upload; a server that predates them reports neither.

@@ -16,6 +16,9 @@ export interface PlanRequest {
   sweeps?: Record<string, number[]>;
   /* Server-side: hand-off worker threads (--handoff 0,4); 0 = none. */
   handoff?: number[];
+  /* Server-side: loop threads (--threads 1,2); values above 1 run only for
+   * strategies whose manifest has "threads". */
+  threads?: number[];
   /* Server-side: false = syscall counters off (--no-counters), to measure their cost. */
   counters?: boolean;
   /* Load generator threads (--loadgen-threads); scenarios that need one loop get 1. */
@@ -38,6 +41,8 @@ export type LoadgenWait = (typeof LOADGEN_WAITS)[number];
 /* What the server is asked to do beyond serving the protocol. */
 export interface ServerParams {
   handoff: number;
+  /* Loop threads (--threads); 1 = one loop. */
+  threads: number;
   /* Syscall counting (on by default; off only to measure what it costs). */
   counters: boolean;
 }
@@ -60,6 +65,8 @@ export interface Plan {
   unavailable: { strategy: string; reason: string }[];
   /* Overrides that no selected scenario uses (e.g. --bytes with only peer-ping). */
   unusedOverrides: string[];
+  /* Combinations left out, one line per reason (e.g. a strategy that runs one loop, with --threads 2). */
+  skipped: string[];
 }
 
 /* Splits "a,b" and repeated flags into one list; an empty result means "all". */
@@ -138,13 +145,23 @@ export function sweepPoints(s: Scenario, sweeps: Record<string, number[]>): Para
   return points;
 }
 
-/* "connections=100 handoff=4": what a reader needs to tell sweep cells apart. */
-function describePoint(point: Params, sweeps: Record<string, number[]>, handoff: number, handoffSwept: boolean): string {
+/* "connections=100 handoff=4 threads=2": what a reader needs to tell sweep cells apart. */
+function describePoint(point: Params, sweeps: Record<string, number[]>, server: { handoff: number; threads: number }, swept: { handoff: boolean; threads: boolean }): string {
   const parts = Object.entries(point)
     .filter(([k]) => (sweeps[k]?.length ?? 0) > 1 || k === 'rate')
     .map(([k, v]) => `${k}=${v}`);
-  if (handoff > 0 || handoffSwept) parts.push(`handoff=${handoff}`);
+  if (server.handoff > 0 || swept.handoff) parts.push(`handoff=${server.handoff}`);
+  if (server.threads > 1 || swept.threads) parts.push(`threads=${server.threads}`);
   return parts.join(' ');
+}
+
+/* Why a cell with several server loops cannot run, as [reason, what it
+ * applies to], or null. */
+function threadsProblem(variant: StrategyVariant, scenario: Scenario, handoff: number): [string, string] | null {
+  if (!variant.threads) return ['these strategies run one loop only (no "threads" in their manifest)', variant.name];
+  if (scenario.singleServerLoop) return [`${scenario.name} runs with one server loop: ${scenario.singleServerLoop}`, scenario.name];
+  if (handoff > 0) return ['hand-off workers serve one loop, so --handoff above 0 runs with one loop thread', `handoff=${handoff}`];
+  return null;
 }
 
 export function planCells(catalog: Catalog, req: PlanRequest): Plan {
@@ -166,7 +183,9 @@ export function planCells(catalog: Catalog, req: PlanRequest): Plan {
 
   const sweeps = req.sweeps ?? {};
   const handoffs = req.handoff?.length ? req.handoff : [0];
+  const threadCounts = req.threads?.length ? req.threads : [1];
   const cells: CellPlan[] = [];
+  const skipped = new Map<string, Set<string>>();
   // Scenario-major order keeps the cells that are compared with each other
   // next to each other; within a scenario, each sweep point runs every
   // strategy before the next point, so a series reads in order.
@@ -174,15 +193,25 @@ export function planCells(catalog: Catalog, req: PlanRequest): Plan {
     for (const point of sweepPoints(scenario, sweeps)) {
       const params = scenarioParams(scenario, req.quick, { ...req.overrides, ...point });
       for (const handoff of handoffs) {
-        const counters = req.counters ?? true;
-        const label = [describePoint(point, sweeps, handoff, handoffs.length > 1), counters ? '' : 'counters=off'].filter(Boolean).join(' ');
-        for (const transport of transports) {
-          for (const variant of variants) {
-            if (!variant.protocols.includes(scenario.protocol) || !variant.transports.includes(transport)) continue;
-            const id = `${variant.name}/${scenario.name}/${transport}${label ? `/${label.replace(/ /g, ',')}` : ''}`;
-            // More threads than working connections would leave threads without work.
-            const threads = scenario.singleLoadgenThread ? 1 : Math.min(req.loadgenThreads ?? 1, params.active ?? params.connections);
-            cells.push({ id, variant, scenario, transport, params: { ...params }, server: { handoff, counters }, client: { threads, wait: req.loadgenWait ?? 'adaptive' }, label });
+        for (const serverThreads of threadCounts) {
+          const counters = req.counters ?? true;
+          const server = { handoff, threads: serverThreads, counters };
+          const swept = { handoff: handoffs.length > 1, threads: threadCounts.length > 1 };
+          const label = [describePoint(point, sweeps, server, swept), counters ? '' : 'counters=off'].filter(Boolean).join(' ');
+          for (const transport of transports) {
+            for (const variant of variants) {
+              if (!variant.protocols.includes(scenario.protocol) || !variant.transports.includes(transport)) continue;
+              const problem = serverThreads > 1 ? threadsProblem(variant, scenario, handoff) : null;
+              if (problem) {
+                const key = `threads=${serverThreads}: ${problem[0]}`;
+                skipped.set(key, (skipped.get(key) ?? new Set()).add(problem[1]));
+                continue;
+              }
+              const id = `${variant.name}/${scenario.name}/${transport}${label ? `/${label.replace(/ /g, ',')}` : ''}`;
+              // More threads than working connections would leave threads without work.
+              const threads = scenario.singleLoadgenThread ? 1 : Math.min(req.loadgenThreads ?? 1, params.active ?? params.connections);
+              cells.push({ id, variant, scenario, transport, params: { ...params }, server, client: { threads, wait: req.loadgenWait ?? 'adaptive' }, label });
+            }
           }
         }
       }
@@ -194,5 +223,6 @@ export function planCells(catalog: Catalog, req: PlanRequest): Plan {
     cells,
     unavailable: missing.map((v) => ({ strategy: v.name, reason: v.unavailableReason ?? 'unavailable' })),
     unusedOverrides,
+    skipped: [...skipped].map(([why, what]) => (what.size > 1 || why.includes('these strategies') ? `${why}: ${[...what].join(', ')}` : why)),
   };
 }

@@ -35,6 +35,9 @@ export interface Repetition {
   warnings?: string[];
   /* Server and load generator stderr, relative to the run folder. */
   logs: { server: string; loadgen: string };
+  /* The server's loop threads as it announced them, and the CPU the harness
+   * pinned each to (null: not pinned one by one). */
+  server_threads?: { model: string; loop_threads: number; cpus: number[] | null; connections?: number[] };
 }
 
 export interface CellResult {
@@ -45,8 +48,12 @@ export interface CellResult {
   protocol: string;
   transport: string;
   params: Params;
-  /* Server-side parameters: hand-off worker threads (0 = replies built on the loop). */
-  server_params: { handoff: number; counters: boolean };
+  /* Server-side parameters: hand-off worker threads (0 = replies built on the
+   * loop), loop threads (absent in results from before --threads: 1). */
+  server_params: { handoff: number; counters: boolean; threads?: number };
+  /* How the server's loop threads shared the work, as the server reported it
+   * ("one loop", "loop per thread, SO_REUSEPORT listener per loop", ...). */
+  threading?: string;
   /* How the load generator ran: its threads (--loadgen-threads; 1 for scenarios that need one loop). */
   client_params: { threads: number; wait: 'adaptive' | 'block' };
   /* The swept values that tell this cell from others of the same strategy, scenario and transport. */
@@ -84,6 +91,8 @@ export interface RunOptions {
   overrides: Params;
   sweeps: Record<string, number[]>;
   handoff: number[];
+  /* Server loop threads swept (--threads); absent in older results. */
+  threads?: number[];
   counters: boolean;
   loadgen_threads: number;
   loadgen_wait: 'adaptive' | 'block';

@@ -16,6 +16,8 @@ import { probeNodeTool } from '../flamegraphs/node-tools.js';
 
 /* The servers' own bound (HUB_MAX_WORKERS in strategies/core/hub.h). */
 export const MAX_HANDOFF_WORKERS = 64;
+/* The native servers' limit (SERVER_MAX_THREADS in strategies/net/control.h). */
+export const MAX_SERVER_THREADS = 64;
 /* The load generator's own bound (LG_MAX_THREADS in loadgen/loadgen.h). */
 export const MAX_LOADGEN_THREADS = 64;
 
@@ -27,6 +29,7 @@ export interface RunArgs {
   messageSize?: number[];
   rate?: number[];
   handoff?: number[];
+  threads?: number[];
   active?: number;
   depth?: number;
   requests?: number;
@@ -96,6 +99,9 @@ export async function runCommand(root: string, argv: RunArgs): Promise<number> {
   const handoff = argv.handoff ?? [0];
   const tooMany = handoff.find((n) => n > MAX_HANDOFF_WORKERS);
   if (tooMany !== undefined) throw new UsageError(`--handoff ${tooMany}: at most ${MAX_HANDOFF_WORKERS} worker threads`);
+  const serverThreads = argv.threads ?? [1];
+  const tooManyLoops = serverThreads.find((n) => n > MAX_SERVER_THREADS);
+  if (tooManyLoops !== undefined) throw new UsageError(`--threads ${tooManyLoops}: at most ${MAX_SERVER_THREADS} loop threads`);
   const strategies = splitList(argv.strategies);
   const plan = planCells(catalog, {
     strategies,
@@ -105,6 +111,7 @@ export async function runCommand(root: string, argv: RunArgs): Promise<number> {
     overrides,
     sweeps,
     handoff,
+    threads: serverThreads,
     counters: argv.counters,
     loadgenThreads: argv.loadgenThreads ?? 1,
     loadgenWait: argv.loadgenWait,
@@ -120,7 +127,8 @@ export async function runCommand(root: string, argv: RunArgs): Promise<number> {
   }
   ensureFdLimit(Math.max(0, ...plan.cells.map((c) => c.params.connections)));
   if (plan.cells.length === 0) {
-    throw new UsageError('nothing to run: no selected strategy supports the selected scenarios and transports (see muxbench list)');
+    const why = plan.skipped.length ? `\n${plan.skipped.join('\n')}` : '';
+    throw new UsageError(`nothing to run: no selected strategy supports the selected scenarios and transports (see muxbench list)${why}`);
   }
   for (const k of plan.unusedOverrides) process.stderr.write(`note: --${k.replace(/_/g, '-')} is not a parameter of any selected scenario; ignored\n`);
 
@@ -129,6 +137,10 @@ export async function runCommand(root: string, argv: RunArgs): Promise<number> {
   const pinning: Pinning = decidePinning(requested);
   if (!pinning.pinned && argv.cpus !== undefined && requested !== null) throw new UsageError(`--cpus ${argv.cpus}: ${pinning.reason}`);
   if (pinning.pinned && pinning.server.some((c) => pinning.loadgen.includes(c))) process.stderr.write('note: the server and the load generator share a CPU: they compete for it\n');
+  const loops = Math.max(...plan.cells.map((c) => c.server.threads));
+  if (loops > 1 && pinning.pinned && pinning.server.length < loops) {
+    process.stderr.write(`note: ${loops} server loop threads share ${pinning.server.length === 1 ? 'one CPU' : `${pinning.server.length} CPUs`} (${formatCpus(pinning.server)}); give the server more with --cpus SERVER/LOADGEN, e.g. --cpus 0-${loops - 1}/${loops}\n`);
+  }
   const threads = argv.loadgenThreads ?? 1;
   if (threads > MAX_LOADGEN_THREADS) throw new UsageError(`--loadgen-threads ${threads}: at most ${MAX_LOADGEN_THREADS} threads`);
   if (threads > 1 && pinning.pinned && pinning.loadgen.length < threads) {
@@ -162,6 +174,7 @@ export async function runCommand(root: string, argv: RunArgs): Promise<number> {
       overrides,
       sweeps,
       handoff,
+      threads: serverThreads,
       counters: argv.counters,
       loadgen_threads: threads,
       loadgen_wait: argv.loadgenWait,

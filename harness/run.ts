@@ -229,6 +229,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
 
   log(`muxbench run ${runId}: ${plan.cells.length} cells x ${options.repeat} repetitions${options.warmup ? ` (+${options.warmup} warm-up)` : ''} -> ${path.relative(process.cwd(), runDir) || '.'}`);
   for (const u of plan.unavailable) log(`skipped ${u.strategy}: ${u.reason}`);
+  for (const s of plan.skipped) log(`skipped ${s}`);
   for (const w of results.warnings) log(`warning: ${w}`);
   if (req.profileProblem) log(`profiling: ${req.profileProblem}; the run goes on without perf profiles${req.profile?.node !== 'perf' ? ` (the Node strategy still gets ${req.profile?.node})` : ''}`);
   if (!pinning.pinned) log(`CPU pinning off: ${pinning.reason}`);
@@ -271,6 +272,9 @@ export async function runMatrix(req: RunRequest): Promise<number> {
     else if (warmFailed) record.error = `warm-up: ${warmFailed.error}`;
     record.summary = summarize(ok.map((r) => r.metrics!));
     record.latency_merged_us = mergeEncoded(ok.map((r) => r.latency_hdr));
+    // The threading model as the server announced it (the same every repetition).
+    const announced = [...record.warmup_repetitions, ...record.repetitions].find((r) => r.server_threads)?.server_threads;
+    if (announced) record.threading = announced.model;
     // Judged on the median, like every number in the summary.
     record.client_bound = (record.summary['client.busy_percent']?.median ?? 0) >= CLIENT_BOUND_PERCENT;
     save();

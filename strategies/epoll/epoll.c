@@ -16,6 +16,24 @@
  * that could still do more goes on a ready list served after the batch, and
  * epoll_wait does not block while that list is non-empty.
  *
+ * Threads (--threads N): N independent loops, each with its own epoll set,
+ * connections, sessions and hub; nothing on the data path is shared. How new
+ * connections reach a loop is the threading model:
+ *   - default: one SO_REUSEPORT listener per loop (TCP); the kernel hashes
+ *     each new connection to one socket, so no loop ever sees another's;
+ *   - --shared-listener: one listener in every loop's epoll set with
+ *     EPOLLEXCLUSIVE, so a new connection wakes one waiting loop, not all
+ *     (without it every loop wakes and all but one find accept() empty).
+ * Unix sockets have no SO_REUSEPORT: their loops always share the listener
+ * with EPOLLEXCLUSIVE. A loop that shares the listener accepts one
+ * connection per wake-up (SHARED_ACCEPTS), as nginx without multi_accept:
+ * draining the queue would hand a whole burst to whichever loop woke first.
+ * Even so the kernel often wakes the same loop again (the snapshot's
+ * loop_connections shows the spread; 100/0 is common on a burst).
+ * (EPOLLEXCLUSIVE acts between epoll sets watching one file; N threads
+ * waiting on a single shared epoll set would need EPOLLONESHOT and a re-arm
+ * per event instead, and a connection could not stay with one thread.)
+ *
  * Both modes: a connection whose peer sent EOF is still written to until its
  * reply is complete. Output that arrives from outside a connection's own
  * events (a relayed inv, a hand-off worker's reply) is collected from the hub
@@ -29,6 +47,7 @@
 #include "../core/hub.h"
 #include "../core/session.h"
 #include "../net/control.h"
+#include "../net/loops.h"
 #include "../net/stream_io.h"
 #include "../net/syscalls.h"
 #include "../net/wakefd.h"
@@ -36,6 +55,7 @@
 #define MAX_EVENTS 512
 #define READ_BUF (64 * 1024)
 #define READS_PER_TURN 16
+#define SHARED_ACCEPTS 1
 
 typedef struct conn {
     int fd;
@@ -52,6 +72,7 @@ typedef struct {
     int ep, listen_fd;
     int wake_fd; /* hand-off replies are ready (-1 without hand-off) */
     bool edge, tcp;
+    int accept_limit; /* accepts per listener event (shared listener), 0: until EAGAIN */
     hub *hub;
     session_opts opts;
     session_stats stats;
@@ -164,7 +185,7 @@ static void serve_hub(loop *l) {
 
 static void accept_all(loop *l) {
     int fd;
-    while ((fd = stream_accept(l->listen_fd, l->tcp, "epoll")) >= 0) {
+    for (int n = 0; (l->accept_limit == 0 || n < l->accept_limit) && (fd = stream_accept(l->listen_fd, l->tcp, "epoll")) >= 0; n++) {
         conn *c = calloc(1, sizeof *c);
         if (c) c->s = session_new(&l->opts, &l->stats);
         if (!c || !c->s) {
@@ -185,31 +206,44 @@ static void accept_all(loop *l) {
     }
 }
 
-int main(int argc, char **argv) {
+typedef struct {
     server_args args;
-    server_args_parse(argc, argv, "epoll", &args);
-    static loop l; /* large read buffer: keep it off the stack */
-    l.edge = args.edge_triggered;
-    l.hub = wakefd_hub(args.handoff, &l.stats, &l.wake_fd);
-    l.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum, .hub = l.hub};
-    endpoint bound;
-    l.listen_fd = server_listen(&args, &bound);
-    l.tcp = bound.family != AF_UNIX;
-    l.ep = epoll_create1(EPOLL_CLOEXEC);
-    if (l.ep < 0) control_fatal("epoll_create1: %s", strerror(errno));
-    /* The listener is always level-triggered: accept_all drains it anyway. */
-    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (epoll_ctl(l.ep, EPOLL_CTL_ADD, l.listen_fd, &lev) != 0)
-        control_fatal("epoll_ctl(listener): %s", strerror(errno));
-    static char wake_tag; /* marks the eventfd's events */
-    struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &wake_tag};
-    if (l.wake_fd >= 0 && epoll_ctl(l.ep, EPOLL_CTL_ADD, l.wake_fd, &wev) != 0)
-        control_fatal("epoll_ctl(eventfd): %s", strerror(errno));
-    control_start(&args, &bound, &l.stats);
+    listeners ls;
+} server;
 
+static char wake_tag; /* marks the eventfds' events (its address is the tag) */
+
+/* loops_spec.setup: loop i, on its own thread. */
+static void *loop_setup(unsigned i, void *ctx) {
+    server *sv = ctx;
+    loop *l = calloc(1, sizeof *l); /* large read buffer: keep it off the stack */
+    if (!l) control_fatal("out of memory for loop %u", i);
+    l->edge = sv->args.edge_triggered;
+    l->hub = wakefd_hub(sv->args.handoff, &l->stats, &l->wake_fd);
+    l->opts = (session_opts){.proto = sv->args.proto, .verify_checksum = sv->args.verify_checksum, .hub = l->hub};
+    l->listen_fd = sv->ls.fd[i];
+    l->tcp = sv->ls.tcp;
+    bool shared = sv->ls.n > 1 && !sv->ls.separate;
+    l->accept_limit = shared ? SHARED_ACCEPTS : 0;
+    l->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (l->ep < 0) control_fatal("epoll_create1: %s", strerror(errno));
+    /* The listener is always level-triggered: accept_all drains it (or takes
+     * its share, when shared). */
+    struct epoll_event lev = {.events = EPOLLIN | (shared ? EPOLLEXCLUSIVE : 0), .data.ptr = NULL};
+    if (epoll_ctl(l->ep, EPOLL_CTL_ADD, l->listen_fd, &lev) != 0)
+        control_fatal("epoll_ctl(listener): %s", strerror(errno));
+    struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &wake_tag};
+    if (l->wake_fd >= 0 && epoll_ctl(l->ep, EPOLL_CTL_ADD, l->wake_fd, &wev) != 0)
+        control_fatal("epoll_ctl(eventfd): %s", strerror(errno));
+    control_add_stats(&l->stats);
+    return l;
+}
+
+static void loop_run(void *arg) {
+    loop *l = arg;
     struct epoll_event events[MAX_EVENTS];
     for (;;) {
-        int n = sc_epoll_wait(l.ep, events, MAX_EVENTS, l.ready ? 0 : -1);
+        int n = sc_epoll_wait(l->ep, events, MAX_EVENTS, l->ready ? 0 : -1);
         if (n < 0) {
             if (errno == EINTR) continue;
             control_fatal("epoll_wait: %s", strerror(errno));
@@ -219,12 +253,33 @@ int main(int argc, char **argv) {
         if (n > 0) sc_wakeup((unsigned)n);
         for (int i = 0; i < n; i++) {
             conn *c = events[i].data.ptr;
-            if (!c) accept_all(&l);
-            else if (c == (void *)&wake_tag) wakefd_drain(l.wake_fd);
-            else if (l.edge) handle_et(&l, c, events[i].events);
-            else handle_lt(&l, c, events[i].events);
+            if (!c) accept_all(l);
+            else if (c == (void *)&wake_tag) wakefd_drain(l->wake_fd);
+            else if (l->edge) handle_et(l, c, events[i].events);
+            else handle_lt(l, c, events[i].events);
         }
-        if (l.edge) drain_ready_list(&l);
-        serve_hub(&l);
+        if (l->edge) drain_ready_list(l);
+        serve_hub(l);
     }
+}
+
+int main(int argc, char **argv) {
+    static server sv;
+    /* Our own flag comes out of argv before the common parser sees it. */
+    bool shared = false;
+    int kept = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--shared-listener")) shared = true;
+        else argv[kept++] = argv[i];
+    }
+    argc = kept;
+    argv[argc] = NULL;
+    server_args_parse(argc, argv, "epoll", &sv.args);
+    if (sv.args.threads > 1 && sv.args.handoff > 0)
+        control_fatal("--handoff with --threads: hand-off workers serve one loop; use one or the other");
+    listeners_open(&sv.args, shared ? LISTEN_SHARED : LISTEN_REUSEPORT, &sv.ls);
+    const char *model = sv.ls.n == 1 ? "one loop"
+                        : sv.ls.separate ? "loop per thread, SO_REUSEPORT listener per loop"
+                                         : "loop per thread, one listener shared with EPOLLEXCLUSIVE";
+    loops_run(&sv.args, &sv.ls.bound, model, &(loops_spec){.setup = loop_setup, .run = loop_run, .ctx = &sv});
 }

@@ -37,11 +37,11 @@ void lev_set_nodelay(int fd) {
 }
 
 void lev_accepted(int fd, bool tcp) {
-    ctr_add(&g_counters.accepted, 1);
+    CTR_ADD(accepted, 1);
     if (tcp) lev_set_nodelay(fd);
 }
 
-void lev_closed(void) { ctr_add(&g_counters.closed, 1); }
+void lev_closed(void) { CTR_ADD(closed, 1); }
 
 /* Opened at start-up, while descriptors are plentiful. */
 static int reserve_fd = -1;

@@ -100,4 +100,15 @@ void ctr_write_json(FILE *f) {
     fprintf(f, "},\"wakeups\":%" PRIu64 ",\"events\":%" PRIu64
                ",\"connections\":{\"accepted\":%" PRIu64 ",\"closed\":%" PRIu64 ",\"open\":%" PRIu64 "}",
             SUM(wakeups), SUM(events), acc, clo, acc - clo);
+    /* With several loops: the connections each holds, to see how evenly the
+     * threading model spread them. */
+    unsigned n = atomic_load(&nblocks);
+    if (n > 1) {
+        fputs(",\"loop_connections\":[", f);
+        for (unsigned i = 0; i < n; i++) {
+            uint64_t a = ctr_get(&blocks[i]->accepted), c = ctr_get(&blocks[i]->closed);
+            fprintf(f, "%s%" PRIu64, i ? "," : "", a > c ? a - c : 0);
+        }
+        fputc(']', f);
+    }
 }

@@ -90,7 +90,7 @@ static void close_socket_disconnect(conn *c) {
     c->disconnect = true;
     if (c->fd < 0) return;
     sc_close(c->fd);
-    ctr_add(&g_counters.closed, 1);
+    CTR_ADD(closed, 1);
     c->fd = -1;
 }
 
@@ -276,7 +276,7 @@ static void accept_connection(connman *cm) {
             fprintf(stderr, "sockman: accept: %s\n", strerror(errno));
         return;
     }
-    ctr_add(&g_counters.accepted, 1);
+    CTR_ADD(accepted, 1);
     if (cm->tcp) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -301,7 +301,7 @@ static void accept_connection(connman *cm) {
     return;
 drop:
     sc_close(fd);
-    ctr_add(&g_counters.closed, 1);
+    CTR_ADD(closed, 1);
 }
 
 /* SocketHandlerListening: after all connections were served. */
