@@ -15,13 +15,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { loadCatalog, findExecutable, TRANSPORTS, Catalog } from './catalog.js';
+import { loadCatalog, findExecutable, TRANSPORTS, Catalog, StrategyVariant } from './catalog.js';
 import { errorMessage, EXIT_CELL_FAILED, EXIT_USAGE, UsageError } from './errors.js';
 import { LOADGEN_COMMAND, repoRoot } from './paths.js';
 import { checkNames, LOADGEN_WAITS, LoadgenWait, splitList } from './plan.js';
 import { endAllProcesses } from './process.js';
 import { summaryTable } from './run.js';
-import { runCommand, type RunArgs } from './run-command.js';
+import { runCommand, MAX_SERVER_THREADS, type RunArgs } from './run-command.js';
 import { readResults } from './results.js';
 import { appendStepSummary, prepareOutputFolder, writeCompareOutputs, writeRunReports } from './outputs.js';
 import { compareRuns, gateProblems } from '../reports/compare.js';
@@ -61,6 +61,14 @@ async function guarded(body: () => Promise<number>): Promise<void> {
     // Whatever happened, no child outlives the command.
     await endAllProcesses();
   }
+}
+
+/* serve --threads: only a strategy that has a threading model takes it. */
+function checkServeThreads(variant: StrategyVariant, threads: number | undefined): number {
+  if (threads === undefined || threads === 1) return 1;
+  if (!variant.threads) throw new UsageError(`--threads ${threads}: ${variant.name} runs one loop (strategies with a threading model: muxbench list)`);
+  if (threads > MAX_SERVER_THREADS) throw new UsageError(`--threads ${threads}: at most ${MAX_SERVER_THREADS} loop threads`);
+  return threads;
 }
 
 function describeParams(p: Params): string {
@@ -406,6 +414,7 @@ const cli = yargs(hideBin(process.argv))
         .option('listen', { type: 'string', default: 'tcp:127.0.0.1:0', describe: 'tcp:127.0.0.1:PORT (0 = kernel picks) or unix:PATH' })
         .option('snapshot-every', { type: 'string', describe: 'Print server counters every SECONDS', coerce: (v: unknown) => (v === undefined ? undefined : parseSeconds(String(v), '--snapshot-every')) })
         .option('verify-checksum', { type: 'boolean', default: false, describe: 'Peer protocol: verify SHA256d of received payloads' })
+        .option('threads', { type: 'string', describe: 'Loop threads, for strategies with a threading model (muxbench list)', coerce: count('threads') })
         .epilog(
           [
             'Examples:',
@@ -428,6 +437,7 @@ const cli = yargs(hideBin(process.argv))
           listen: argv.listen,
           snapshotEveryS: (argv.snapshotEvery as number | undefined) ?? null,
           verifyChecksum: argv.verifyChecksum,
+          threads: checkServeThreads(variant, argv.threads as number | undefined),
           scenarios: catalog.scenarios,
         });
       }),

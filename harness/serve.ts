@@ -19,6 +19,8 @@ export interface ServeRequest {
   listen: string;
   snapshotEveryS: number | null;
   verifyChecksum: boolean;
+  /* Loop threads (--threads); only for strategies with a threading model. */
+  threads: number;
   scenarios: Scenario[];
 }
 
@@ -103,7 +105,7 @@ export async function serve(req: ServeRequest): Promise<number> {
   const listen = resolveListen(req.listen, variant.transports);
   const server = startProcess({
     label: `${variant.name} server`,
-    argv: [...variant.command, ...variant.args, '--protocol', req.protocol, '--listen', listen, ...(req.verifyChecksum ? ['--verify-checksum'] : [])],
+    argv: [...variant.command, ...variant.args, '--protocol', req.protocol, '--listen', listen, ...(req.verifyChecksum ? ['--verify-checksum'] : []), ...(req.threads > 1 ? ['--threads', String(req.threads)] : [])],
     cwd: req.root,
     echoStderr: true,
   });
@@ -116,16 +118,18 @@ export async function serve(req: ServeRequest): Promise<number> {
   });
 
   let address: string;
+  let threading = '';
   try {
     const ev = await server.waitFor('listening', 10_000);
     address = String(ev.address);
+    if (req.threads > 1 && typeof ev.threading === 'string') threading = ` ${req.threads} loop threads: ${ev.threading}.`;
   } catch (err) {
     await server.end();
     if (stopping) return 0;
     throw new Error(errorMessage(err));
   }
   const lines = [
-    `${variant.name} (${variant.mechanism}) is serving ${req.protocol} on ${address}, pid ${server.pid}.`,
+    `${variant.name} (${variant.mechanism}) is serving ${req.protocol} on ${address}, pid ${server.pid}.${threading}`,
     'Drive it from another terminal, for example:',
     ...examples(address, req.protocol, req.scenarios, req.root).map((l) => `  ${l}`),
     'Press Ctrl-C to stop it.',
