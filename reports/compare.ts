@@ -162,6 +162,8 @@ function setupNotes(a: CellResult, b: CellResult): string[] {
     if (c.client_bound) notes.push(`${side} client-bound`);
   }
   if (a.server_params.handoff !== b.server_params.handoff) notes.push(`handoff ${a.server_params.handoff} vs ${b.server_params.handoff}`);
+  const loops = (c: CellResult) => c.server_params.threads ?? 1;
+  if (loops(a) !== loops(b)) notes.push(`server loop threads ${loops(a)} vs ${loops(b)}`);
   if (a.server_params.counters !== b.server_params.counters) notes.push(`counters ${a.server_params.counters ? 'on' : 'off'} vs ${b.server_params.counters ? 'on' : 'off'}`);
   if (a.client_params.threads !== b.client_params.threads) notes.push(`loadgen threads ${a.client_params.threads} vs ${b.client_params.threads}`);
   if (a.client_params.wait !== b.client_params.wait) notes.push(`loadgen wait ${a.client_params.wait} vs ${b.client_params.wait}`);
