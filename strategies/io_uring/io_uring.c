@@ -1,10 +1,21 @@
-/* io_uring strategy: one thread, one ring, batched submission.
+/* io_uring strategy: a ring per loop thread, batched submission.
  *
- * The loop queues SQEs while it handles a batch of CQEs, then makes exactly
+ * One loop thread by default; --threads N runs N independent loops
+ * (net/loops.h), each with its own ring, connections, sessions, hub and
+ * statistics. A ring is created on the thread that uses it, as
+ * SINGLE_ISSUER and DEFER_TASKRUN require. Over TCP each ring has a
+ * SO_REUSEPORT listener of its own (the kernel spreads new connections);
+ * unix sockets have no SO_REUSEPORT, so there all rings share one listener
+ * and each keeps a one-shot accept on it, re-armed after every connection
+ * (see arm_accept: a multishot accept would give one ring them all).
+ * With --handoff M as well, each loop's hub has M workers of its own that
+ * wake only that loop's ring.
+ *
+ * Each loop queues SQEs while it handles a batch of CQEs, then makes exactly
  * one io_uring_submit_and_wait per iteration: that single io_uring_enter
  * both submits the batch and waits for the next completions. (liburing 2.3
  * enters the kernel on every call with wait_nr > 0, so each call is counted.)
- * The listener gets one multishot accept for its whole life.
+ * A listener of its own gets one multishot accept for its whole life.
  *
  * Per connection, completion mode (completion.c) lets the kernel read into
  * provided buffers and write from the output queue; --poll-mode
@@ -38,6 +49,7 @@
 #include <sys/utsname.h>
 
 #include "../net/control.h"
+#include "../net/loops.h"
 #include "../net/syscalls.h"
 #include "../net/stream_io.h"
 #include "uring.h"
@@ -90,17 +102,39 @@ void conn_retire(loop *l, conn *c) {
 
 /* --- accepting ------------------------------------------------------- */
 
+/* IORING_ACCEPT_POLL_FIRST (Linux 6.10), not in liburing 2.3's headers. */
+#define ACCEPT_POLL_FIRST (1U << 2)
+
 static void arm_accept(loop *l) {
     struct io_uring_sqe *sqe = sqe_for(l, NULL, OP_ACCEPT);
     /* Completion mode keeps sockets blocking: io_uring then waits for data
      * itself (internal poll) instead of completing sends/recvs with EAGAIN. */
-    io_uring_prep_multishot_accept(sqe, l->listen_fd, NULL, NULL,
-                                   SOCK_CLOEXEC | (l->poll_mode ? SOCK_NONBLOCK : 0));
+    int flags = SOCK_CLOEXEC | (l->poll_mode ? SOCK_NONBLOCK : 0);
+    /* A multishot accept waits on the listener as an exclusive waiter that
+     * stays first in its wait queue, and takes every pending connection
+     * when woken: on a listener shared by several rings one ring would get
+     * them all. A one-shot accept leaves the queue when it fires and is
+     * re-armed behind the other rings' (on_accept), so the wake-ups, and the
+     * connections, go round the rings. */
+    if (l->accept_oneshot) {
+        io_uring_prep_accept(sqe, l->listen_fd, NULL, NULL, flags);
+        /* Re-armed right after an accept, it would take the next pending
+         * connection at once, inline, and a busy ring would keep them all:
+         * wait in the queue first (Linux 6.10; dropped on -EINVAL). */
+        if (l->accept_poll_first) sqe->ioprio |= ACCEPT_POLL_FIRST;
+    } else {
+        io_uring_prep_multishot_accept(sqe, l->listen_fd, NULL, NULL, flags);
+    }
 }
 
 static void on_accept(loop *l, const struct io_uring_cqe *cqe) {
     bool out_of_fds = cqe->res == -EMFILE || cqe->res == -ENFILE;
-    if (!(cqe->flags & IORING_CQE_F_MORE)) { /* the multishot ended */
+    if (cqe->res == -EINVAL && l->accept_oneshot && l->accept_poll_first) {
+        l->accept_poll_first = false; /* a kernel before 6.10: accept inline first */
+        arm_accept(l);
+        return;
+    }
+    if (!(cqe->flags & IORING_CQE_F_MORE)) { /* the multishot (or the one-shot) ended */
         /* io_uring reserves the descriptor before it looks for a connection,
          * so out of descriptors a re-armed accept fails at once, forever:
          * wait until a connection closes instead. */
@@ -217,72 +251,105 @@ static void probe(loop *l) {
     exit(0);
 }
 
-int main(int argc, char **argv) {
-    static loop l;
-    /* Our own flags come out of argv before the common parser sees it. The
-     * harness appends --probe after the variant's args, so look everywhere. */
-    bool want_probe = false, want_eventfd = false;
-    int kept = 1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--poll-mode")) l.poll_mode = true;
-        else if (!strcmp(argv[i], "--probe")) want_probe = true;
-        else if (!strcmp(argv[i], "--wake-eventfd")) want_eventfd = true; /* test the fallback */
-        else argv[kept++] = argv[i];
-    }
-    argc = kept;
-    argv[argc] = NULL;
-    if (want_probe) probe(&l);
+/* --- loops ------------------------------------------------------------ */
 
+typedef struct {
     server_args args;
-    server_args_parse(argc, argv, "io_uring", &args);
-    endpoint bound;
-    l.listen_fd = server_listen(&args, &bound);
-    l.tcp = bound.family != AF_UNIX;
+    listeners ls;
+    bool poll_mode, want_eventfd;
+} uring_ctx;
+
+/* Runs on loop i's own thread: the ring must be created by the thread that
+ * submits to it (SINGLE_ISSUER, DEFER_TASKRUN). */
+static void *loop_setup(unsigned i, void *arg) {
+    const uring_ctx *x = arg;
+    loop *l = calloc(1, sizeof *l);
+    if (!l) control_fatal("out of memory for loop %u", i);
+    l->poll_mode = x->poll_mode;
+    l->listen_fd = x->ls.fd[i];
+    l->tcp = x->ls.tcp;
+    l->accept_oneshot = l->accept_poll_first = x->ls.n > 1 && !x->ls.separate;
     char why[256];
-    if (!ring_open(&l, why, sizeof why)) control_fatal("%s", why);
+    if (!ring_open(l, why, sizeof why)) control_fatal("%s", why);
     /* The wake-up depends on what the ring supports, so the hub (and its
      * workers) start only now, before any connection exists. */
-    hub_opts ho = {.workers = args.handoff};
-    wake_setup(&l, args.handoff, want_eventfd, &ho);
-    l.hub = hub_new(&ho, &l.stats);
-    if (!l.hub) control_fatal("cannot start %u hand-off workers: %s", args.handoff, strerror(errno));
-    l.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum, .hub = l.hub};
-    arm_accept(&l);
-    control_start(&args, &bound, &l.stats);
+    hub_opts ho = {.workers = x->args.handoff};
+    wake_setup(l, x->args.handoff, x->want_eventfd, &ho);
+    l->hub = hub_new(&ho, &l->stats);
+    if (!l->hub) control_fatal("cannot start %u hand-off workers: %s", x->args.handoff, strerror(errno));
+    l->opts = (session_opts){.proto = x->args.proto, .verify_checksum = x->args.verify_checksum, .hub = l->hub};
+    /* Queued now, submitted by the loop's first enter. With a shared
+     * listener every ring has an accept of its own pending on it. */
+    arm_accept(l);
+    control_add_stats(&l->stats);
+    return l;
+}
 
+static void loop_run(void *arg) {
+    loop *l = arg;
     for (;;) {
         /* Readiness mode may have connections with work left over from their
          * turn: then do not wait, but still enter with GETEVENTS — with
          * DEFER_TASKRUN completions are posted only then, and skipping it
          * would starve every other connection while the ready list is busy. */
-        int r = note_enter(l.ready ? io_uring_submit_and_get_events(&l.ring)
-                                   : io_uring_submit_and_wait(&l.ring, 1));
+        int r = note_enter(l->ready ? io_uring_submit_and_get_events(&l->ring)
+                                    : io_uring_submit_and_wait(&l->ring, 1));
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
             control_fatal("io_uring_submit: %s", strerror(-r));
         unsigned head, n = 0;
         struct io_uring_cqe *cqe;
-        io_uring_for_each_cqe(&l.ring, head, cqe) {
+        io_uring_for_each_cqe(&l->ring, head, cqe) {
             n++;
             uint64_t ud = io_uring_cqe_get_data64(cqe);
             conn *c = op_conn(ud);
             op_kind k = op_of(ud);
             if (k == OP_ACCEPT) {
-                on_accept(&l, cqe);
+                on_accept(l, cqe);
                 continue;
             }
             if (k == OP_WAKE) { /* collected below, with everything else */
-                wake_complete(&l, cqe);
+                wake_complete(l, cqe);
                 continue;
             }
             /* A request's last CQE (multishot ones say so by dropping F_MORE). */
             if (!(cqe->flags & IORING_CQE_F_MORE)) c->inflight--;
-            if (l.poll_mode) rdy_complete(&l, c, k, cqe);
-            else cmp_complete(&l, c, k, cqe);
-            conn_reap(&l, c); /* frees c if retiring and that was its last CQE */
+            if (l->poll_mode) rdy_complete(l, c, k, cqe);
+            else cmp_complete(l, c, k, cqe);
+            conn_reap(l, c); /* frees c if retiring and that was its last CQE */
         }
-        io_uring_cq_advance(&l.ring, n);
+        io_uring_cq_advance(&l->ring, n);
         if (n > 0) sc_wakeup(n);
-        if (l.poll_mode) rdy_drain_ready_list(&l);
-        serve_hub(&l);
+        if (l->poll_mode) rdy_drain_ready_list(l);
+        serve_hub(l);
     }
+}
+
+int main(int argc, char **argv) {
+    static uring_ctx x;
+    /* Our own flags come out of argv before the common parser sees it. The
+     * harness appends --probe after the variant's args, so look everywhere. */
+    bool want_probe = false;
+    int kept = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--poll-mode")) x.poll_mode = true;
+        else if (!strcmp(argv[i], "--probe")) want_probe = true;
+        else if (!strcmp(argv[i], "--wake-eventfd")) x.want_eventfd = true; /* test the fallback */
+        else argv[kept++] = argv[i];
+    }
+    argc = kept;
+    argv[argc] = NULL;
+    if (want_probe) {
+        static loop l;
+        l.poll_mode = x.poll_mode;
+        probe(&l);
+    }
+
+    server_args_parse(argc, argv, "io_uring", &x.args);
+    /* TCP: a SO_REUSEPORT socket per ring, the kernel spreads connections;
+     * unix: one listener, every ring has a one-shot accept pending on it. */
+    listeners_open(&x.args, LISTEN_REUSEPORT, &x.ls);
+    const char *threading = x.args.threads == 1 ? "one ring"
+                            : x.ls.separate    ? "ring per thread, SO_REUSEPORT listener per thread"
+                                               : "ring per thread, one shared listener";
+    loops_run(&x.args, &x.ls.bound, threading, &(loops_spec){.setup = loop_setup, .run = loop_run, .ctx = &x});
 }

@@ -1,4 +1,5 @@
-/* Shared state of the io_uring strategy: one ring per process, two modes.
+/* Shared state of the io_uring strategy: one ring per loop thread (a `loop`
+ * each, nothing shared between them), two modes.
  *
  * Completion mode (default, completion.c): the kernel does the I/O. A
  * multishot recv per connection fills buffers from a provided buffer ring,
@@ -71,6 +72,8 @@ typedef struct {
     int listen_fd;
     bool poll_mode, tcp;
     bool accept_stalled; /* out of descriptors: accept re-armed when one closes */
+    bool accept_oneshot; /* listener shared with other rings: one accept at a time */
+    bool accept_poll_first; /* ... queued behind the other rings' (IORING_ACCEPT_POLL_FIRST) */
     hub *hub;
     wake_kind wake;
     int wake_fd;         /* eventfd wake-ups only, else -1 */
