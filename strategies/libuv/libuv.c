@@ -1,7 +1,19 @@
 /* libuv strategy: the loop as libuv's users (Node, and servers written in its
- * style) write it. One uv_loop_t; the listener from server_listen() adopted
- * with uv_tcp_open / uv_pipe_open and uv_listen; one uv_tcp_t / uv_pipe_t per
+ * style) write it. One uv_loop_t per loop thread; the listener adopted with
+ * uv_tcp_open / uv_pipe_open and uv_listen; one uv_tcp_t / uv_pipe_t per
  * connection, read with uv_read_start and written with uv_write.
+ *
+ * One loop thread by default; --threads N runs N independent uv_loop_t
+ * (net/loops.h), each with its own listener handle, connections, sessions,
+ * hub and statistics (a `uvloop`, reached from any handle through
+ * handle->loop->data), as a server running one libuv loop per thread would.
+ * Over TCP each loop adopts a SO_REUSEPORT socket of its own and the kernel
+ * spreads new connections; unix sockets have no SO_REUSEPORT, so each loop
+ * adopts a dup() of the one listener (libuv owns and closes what it adopts):
+ * every loop's epoll set watches it, a connection wakes them all, one accept
+ * wins and the others get EAGAIN, which libuv's accept loop takes as "nothing
+ * more" (counted as accept EAGAIN). With --handoff M as well, each loop's
+ * hub has M workers of its own and wakes only that loop's uv_async_t.
  *
  * What libuv 1.44 does underneath on Linux is the thing measured: epoll,
  * level-triggered; interest changes are queued and applied with epoll_ctl
@@ -28,6 +40,7 @@
  * calls bind to counting versions, and counts wakeups at epoll_wait. The one
  * exception is close: see note_close(). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +51,7 @@
 #include "../core/hub.h"
 #include "../core/session.h"
 #include "../net/control.h"
+#include "../net/loops.h"
 #include "../net/counters.h"
 #include "../net/syscalls.h"
 
@@ -60,8 +74,9 @@ typedef struct conn {
     bool eof;         /* the peer finished sending: never read again */
 } conn;
 
-static struct {
-    uv_loop_t loop;
+/* One loop thread's state. */
+typedef struct {
+    uv_loop_t loop; /* loop.data points back here */
     union {
         uv_handle_t handle;
         uv_stream_t stream;
@@ -77,7 +92,9 @@ static struct {
     /* libuv calls the read callback right after each read, and the session
      * copies what it keeps, so one buffer serves every connection. */
     char buf[READ_BUF];
-} g;
+} uvloop;
+
+static uvloop *of_loop(const uv_loop_t *loop) { return loop->data; }
 
 /* libuv closes descriptors with syscall(SYS_close, fd) (uv__close_nocancel:
  * close() without being a cancellation point), which interposition cannot
@@ -87,7 +104,7 @@ static void note_close(void) { sc_note(SC_CLOSE, 0); }
 
 static void on_closed(uv_handle_t *h) {
     conn *c = h->data;
-    ctr_add(&g_counters.closed, 1);
+    CTR_ADD(closed, 1);
     session_free(c->s);
     free(c);
 }
@@ -102,9 +119,9 @@ static void conn_close(conn *c) {
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-    (void)h;
     (void)suggested;
-    *buf = uv_buf_init(g.buf, sizeof g.buf);
+    uvloop *u = of_loop(h->loop);
+    *buf = uv_buf_init(u->buf, sizeof u->buf);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
@@ -188,24 +205,18 @@ static void on_write(uv_write_t *req, int status) {
 /* Connections that gained output from outside their own callbacks. A
  * connection already closing (uv_close called, on_closed not run yet: its
  * session is still registered for relay) is left alone. */
-static void serve_hub(void) {
+static void serve_hub(uvloop *u) {
     session *s;
-    while ((s = hub_next(g.hub))) {
+    while ((s = hub_next(u->hub))) {
         conn *c = session_owner(s);
         if (!uv_is_closing(&c->h.handle)) settle(c);
     }
 }
 
-static void on_check(uv_check_t *h) {
-    (void)h;
-    serve_hub();
-}
+static void on_check(uv_check_t *h) { serve_hub(of_loop(h->loop)); }
 
 /* A worker finished a reply; libuv has read its eventfd already. */
-static void on_wake(uv_async_t *h) {
-    (void)h;
-    serve_hub();
-}
+static void on_wake(uv_async_t *h) { serve_hub(of_loop(h->loop)); }
 
 /* hub_wake_fn: runs on a worker thread. uv_async_send is libuv's one
  * thread-safe call; it writes the loop's eventfd unless a send is pending. */
@@ -221,11 +232,12 @@ static void on_connection(uv_stream_t *server, int status) {
     /* Without a handle to accept into, libuv would stop watching the
      * listener for good (it waits for the pending connection to be taken):
      * out of memory is fatal here, as it is in Node. */
+    uvloop *u = of_loop(server->loop);
     conn *c = calloc(1, sizeof *c);
     if (!c) control_fatal("out of memory for a connection");
     /* Cannot fail for a loop that is running (both only initialise fields). */
-    if (g.tcp) uv_tcp_init(&g.loop, &c->h.tcp);
-    else uv_pipe_init(&g.loop, &c->h.pipe, 0);
+    if (u->tcp) uv_tcp_init(&u->loop, &c->h.tcp);
+    else uv_pipe_init(&u->loop, &c->h.pipe, 0);
     c->h.handle.data = c;
     int err = uv_accept(server, &c->h.stream);
     if (err != 0) {
@@ -233,23 +245,28 @@ static void on_connection(uv_stream_t *server, int status) {
         uv_close(&c->h.handle, on_closed_unaccepted);
         return;
     }
-    ctr_add(&g_counters.accepted, 1);
+    CTR_ADD(accepted, 1);
     /* Replies are small and latency-bound: no Nagle delay, as every strategy. */
-    if (g.tcp) uv_tcp_nodelay(&c->h.tcp, 1);
-    c->s = session_new(&g.opts, &g.stats);
+    if (u->tcp) uv_tcp_nodelay(&c->h.tcp, 1);
+    c->s = session_new(&u->opts, &u->stats);
     if (c->s) session_set_owner(c->s, c);
     if (!c->s || !read_start(c)) conn_close(c);
 }
 
-int main(int argc, char **argv) {
+typedef struct {
     server_args args;
-    server_args_parse(argc, argv, "libuv", &args);
-    g.hub = hub_new(&(hub_opts){.workers = args.handoff, .wake = wake_loop, .wake_arg = &g.wake}, &g.stats);
-    if (!g.hub) control_fatal("cannot start %u hand-off workers: %s", args.handoff, strerror(errno));
-    g.opts = (session_opts){.proto = args.proto, .verify_checksum = args.verify_checksum, .hub = g.hub};
-    endpoint bound;
-    int fd = server_listen(&args, &bound);
-    g.tcp = bound.family != AF_UNIX;
+    listeners ls;
+} uv_ctx;
+
+/* Runs on loop i's own thread, before the server is announced. */
+static void *loop_setup(unsigned i, void *arg) {
+    const uv_ctx *x = arg;
+    uvloop *u = calloc(1, sizeof *u);
+    if (!u) control_fatal("out of memory for loop %u", i);
+    u->tcp = x->ls.tcp;
+    u->hub = hub_new(&(hub_opts){.workers = x->args.handoff, .wake = wake_loop, .wake_arg = &u->wake}, &u->stats);
+    if (!u->hub) control_fatal("cannot start %u hand-off workers: %s", x->args.handoff, strerror(errno));
+    u->opts = (session_opts){.proto = x->args.proto, .verify_checksum = x->args.verify_checksum, .hub = u->hub};
 
     /* Setting the loop up makes syscalls through the interposed symbols:
      * libuv's signal-lock pipe write, and (on the first iteration) epoll_ctl
@@ -257,35 +274,58 @@ int main(int argc, char **argv) {
      * not data path, and other strategies register their listener with
      * uncounted calls too: counting is paused until the loop has applied
      * those registrations (one UV_RUN_NOWAIT iteration, before the address
-     * is announced, so no connection can be waiting yet). */
-    int counting = g_counting;
-    g_counting = 0;
-    int err = uv_loop_init(&g.loop);
+     * is announced, so no connection can be waiting yet). The pause is this
+     * thread's alone (its counters block set aside: calls of a thread
+     * without one are not counted), so a loop that is set up while another
+     * is already waiting neither stops that one's counting nor races with it. */
+    counters *block = tl_counters;
+    tl_counters = NULL;
+    int err = uv_loop_init(&u->loop);
     if (err != 0) control_fatal("uv_loop_init: %s", uv_strerror(err));
+    u->loop.data = u;
+    /* libuv closes the descriptor it adopts: a loop sharing the listener
+     * adopts a duplicate of it (same socket, own descriptor). */
+    int fd = x->ls.fd[i];
+    if (i > 0 && !x->ls.separate && (fd = fcntl(x->ls.fd[0], F_DUPFD_CLOEXEC, 0)) < 0)
+        control_fatal("dup of the listener for loop %u: %s", i, strerror(errno));
     /* Adopt the listening socket; uv_listen then only re-issues listen() with
      * the same backlog and watches it for EPOLLIN. */
-    if (g.tcp) {
-        err = uv_tcp_init(&g.loop, &g.listener.tcp);
-        if (err == 0) err = uv_tcp_open(&g.listener.tcp, fd);
+    if (u->tcp) {
+        err = uv_tcp_init(&u->loop, &u->listener.tcp);
+        if (err == 0) err = uv_tcp_open(&u->listener.tcp, fd);
     } else {
-        err = uv_pipe_init(&g.loop, &g.listener.pipe, 0);
-        if (err == 0) err = uv_pipe_open(&g.listener.pipe, fd);
+        err = uv_pipe_init(&u->loop, &u->listener.pipe, 0);
+        if (err == 0) err = uv_pipe_open(&u->listener.pipe, fd);
     }
-    if (err == 0) err = uv_listen(&g.listener.stream, args.backlog, on_connection);
+    if (err == 0) err = uv_listen(&u->listener.stream, x->args.backlog, on_connection);
     if (err != 0) control_fatal("adopting the listener: %s", uv_strerror(err));
     /* A check handle does not shorten libuv's poll timeout: the loop still
      * sleeps in epoll_wait until there is I/O, and this runs after each. */
-    if (uv_check_init(&g.loop, &g.collect) != 0 || uv_check_start(&g.collect, on_check) != 0)
+    if (uv_check_init(&u->loop, &u->collect) != 0 || uv_check_start(&u->collect, on_check) != 0)
         control_fatal("uv_check_start failed");
     /* Workers call uv_async_send only after uv_run has started (they get
      * jobs from connections), so the handle is ready before any send. */
-    if (args.handoff && (err = uv_async_init(&g.loop, &g.wake, on_wake)) != 0)
+    if (x->args.handoff && (err = uv_async_init(&u->loop, &u->wake, on_wake)) != 0)
         control_fatal("uv_async_init: %s", uv_strerror(err));
-    uv_run(&g.loop, UV_RUN_NOWAIT);
-    g_counting = counting;
-    control_start(&args, &bound, &g.stats);
+    uv_run(&u->loop, UV_RUN_NOWAIT);
+    tl_counters = block;
+    control_add_stats(&u->stats);
+    return u;
+}
 
-    /* Runs as long as the listener is active: forever. */
-    uv_run(&g.loop, UV_RUN_DEFAULT);
+/* Runs as long as the listener is active: forever. */
+static void loop_run(void *arg) {
+    uvloop *u = arg;
+    uv_run(&u->loop, UV_RUN_DEFAULT);
     control_fatal("uv_run returned");
+}
+
+int main(int argc, char **argv) {
+    static uv_ctx x;
+    server_args_parse(argc, argv, "libuv", &x.args);
+    listeners_open(&x.args, LISTEN_REUSEPORT, &x.ls);
+    const char *threading = x.args.threads == 1 ? "one uv_loop"
+                            : x.ls.separate    ? "uv_loop per thread, SO_REUSEPORT listener per thread"
+                                               : "uv_loop per thread, one shared listener (a dup per loop)";
+    loops_run(&x.args, &x.ls.bound, threading, &(loops_spec){.setup = loop_setup, .run = loop_run, .ctx = &x});
 }
