@@ -14,10 +14,14 @@ B := build
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 CORE_OBJS   := $(call obj,$(wildcard strategies/core/*.c))
-# interpose.c counts an event library's syscalls by defining read, write, ...
-# in the executable: only strategies built on such a library link it.
-INTERPOSE_OBJ := $(call obj,strategies/net/interpose.c)
-NET_OBJS    := $(call obj,$(filter-out strategies/net/interpose.c,$(wildcard strategies/net/*.c)))
+# interpose*.c count an event library's syscalls by defining read, write, ...
+# in the executable: only strategies built on such a library link them
+# (net/interpose.h). INTERPOSE_OBJ: the I/O and the epoll calls (libuv,
+# libevent); INTERPOSE_POLL_OBJ: only the epoll calls and the library's
+# wake-up eventfd, for a strategy that does its own I/O with the sc_* wrappers (libev).
+INTERPOSE_POLL_OBJ := $(call obj,strategies/net/interpose_poll.c)
+INTERPOSE_OBJ := $(call obj,strategies/net/interpose.c) $(INTERPOSE_POLL_OBJ)
+NET_OBJS    := $(call obj,$(filter-out strategies/net/interpose%.c,$(wildcard strategies/net/*.c)))
 LLHTTP_OBJS := $(B)/obj/llhttp/api.o $(B)/obj/llhttp/http.o $(B)/obj/llhttp/llhttp.o
 # What every native server links: protocol core, I/O helpers, control channel.
 SERVER_OBJS := $(CORE_OBJS) $(NET_OBJS) $(LLHTTP_OBJS)
