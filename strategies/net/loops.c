@@ -41,8 +41,14 @@ typedef struct {
 /* Sets loop i up on its own thread, reports it ready, then serves it. */
 static void *loop_thread(void *arg) {
     loop_start *st = arg;
+    /* Counter blocks and loop thread ids are listed in the same order (under
+     * one lock), so the snapshot's loop_connections[i] is the loop the
+     * harness pinned as loop_threads[i]. */
+    static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&order_lock);
     counters_thread_attach();
     control_add_loop_thread();
+    pthread_mutex_unlock(&order_lock);
     st->loop = st->spec->setup(st->index, st->spec->ctx);
     pthread_mutex_lock(st->lock);
     (*st->ready)++;
