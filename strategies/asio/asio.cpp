@@ -257,6 +257,9 @@ public:
 
     void accept() {
         acc_.async_accept(conn_executor(), [this](const asio::error_code &ec, typename Protocol::socket sock) {
+#ifdef MUXBENCH_ASIO_URING
+            if (ec != asio::error::operation_aborted) mx_count_event(); /* an ACCEPT completion */
+#endif
             if (!ec) {
                 mx_count_accepted();
                 /* Replies are small and latency-bound: no Nagle delay, as every strategy. */

@@ -6,7 +6,7 @@
 # Both programs link $(INTERPOSE_OBJ): asio makes its syscalls itself.
 # asio-io_uring also wraps the two liburing functions that enter the kernel
 # (uring.c says why and how they are counted).
-ASIO_CXXFLAGS    := -std=c++17 $(OPT) -D_GNU_SOURCE -pthread -Wall -Wextra -MMD -MP
+ASIO_CXXFLAGS    := -std=c++17 $(OPT) -pthread -Wall -Wextra -MMD -MP
 ASIO_URING_DEFS  := -DMUXBENCH_ASIO_URING -DASIO_HAS_IO_URING -DASIO_DISABLE_EPOLL
 ASIO_URING_LIBS  := $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
 ASIO_URING_WRAP  := -Wl,--wrap=io_uring_submit -Wl,--wrap=__io_uring_get_cqe
