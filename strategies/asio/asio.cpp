@@ -74,25 +74,33 @@ struct buffer_range {
 };
 
 #ifdef MUXBENCH_ASIO_URING
-/* One io_uring receive or send the kernel performed: res is the byte count
- * (0 at EOF) or -errno. A cancelled request (closing) moved nothing. */
-void count_async(bool recv, const asio::error_code &ec, std::size_t n) {
+/* An io_uring result as the kernel gave it: bytes (0 at EOF) or -errno. */
+long uring_result(const asio::error_code &ec, std::size_t n) {
+    if (!ec) return (long)n;
+    if (ec == asio::error::eof) return 0;
+    return ec.category() == asio::system_category() ? -(long)ec.value() : -EIO;
+}
+
+/* One receive the kernel performed (a RECVMSG completion). A cancelled
+ * request (closing) moved nothing and is not counted. */
+void count_recv(const asio::error_code &ec, std::size_t n) {
     if (ec == asio::error::operation_aborted) return;
     mx_count_event();
-    long res = (long)n;
-    if (ec == asio::error::eof) res = 0;
-    else if (ec) res = ec.category() == asio::system_category() ? -(long)ec.value() : -EIO;
-    mx_count_async(recv, res);
+    mx_count_recv(uring_result(ec, n));
 }
 
 /* asio::async_write runs a chain of async_write_some, each one SENDMSG on
- * the ring; this handler counts each as it completes and passes the result
- * on, forwarding the chain's executor, allocator and continuation hint. */
+ * the ring (at most 64 KiB: asio's transfer_all). Each is counted when
+ * issued (shim.c says why) and corrected by this handler when it completes;
+ * the chain's executor, allocator and continuation hint are forwarded. */
 template <class Handler>
 struct send_counter {
     Handler h;
+    std::size_t asked;
     void operator()(const asio::error_code &ec, std::size_t n) {
-        count_async(false, ec, n);
+        bool cancelled = ec == asio::error::operation_aborted;
+        if (!cancelled) mx_count_event();
+        mx_count_send_done(asked, uring_result(ec, n), cancelled);
         std::move(h)(ec, n);
     }
     friend bool asio_handler_is_continuation(send_counter *p) {
@@ -108,9 +116,28 @@ struct counted_stream {
     executor_type get_executor() { return sock.get_executor(); }
     template <class Buffers, class Handler>
     void async_write_some(const Buffers &b, Handler &&h) {
-        sock.async_write_some(b, send_counter<std::decay_t<Handler>>{std::forward<Handler>(h)});
+        std::size_t asked = asio::buffer_size(b);
+        mx_count_send_issued(asked);
+        sock.async_write_some(b, send_counter<std::decay_t<Handler>>{std::forward<Handler>(h), asked});
     }
 };
+
+} // namespace
+
+namespace asio {
+template <class H, class E>
+struct associated_executor<send_counter<H>, E> {
+    typedef typename associated_executor<H, E>::type type;
+    static type get(const send_counter<H> &c, const E &ex = E()) noexcept { return associated_executor<H, E>::get(c.h, ex); }
+};
+template <class H, class A>
+struct associated_allocator<send_counter<H>, A> {
+    typedef typename associated_allocator<H, A>::type type;
+    static type get(const send_counter<H> &c, const A &a = A()) noexcept { return associated_allocator<H, A>::get(c.h, a); }
+};
+} // namespace asio
+
+namespace {
 #endif
 
 /* What hub_next() hands back: any connection, TCP or unix. */
@@ -170,7 +197,7 @@ private:
     void on_read(const asio::error_code &ec, std::size_t n) {
         reading_ = false;
 #ifdef MUXBENCH_ASIO_URING
-        count_async(true, ec, n);
+        count_recv(ec, n);
 #endif
         if (closed_) return;
         if (!ec) {

@@ -46,8 +46,32 @@ session *mx_session_new(void) { return session_new(&g.opts, &g.stats); }
 
 void mx_start(void) { control_start(&g.args, &g.bound, &g.stats); }
 
-void mx_count_async(bool recv, long res) {
-    if (g_counting) ctr_syscall(recv ? SC_ASYNC_RECV : SC_ASYNC_SEND, res, res < 0 ? (int)-res : 0);
+void mx_count_recv(long res) {
+    if (g_counting) ctr_syscall(SC_ASYNC_RECV, res, res < 0 ? (int)-res : 0);
+}
+
+/* Sends are counted when issued, not when their completion is reaped: with
+ * several threads the completion may be reaped (and its handler run) well
+ * after the kernel sent the bytes and the client read them, and a snapshot
+ * taken in between would miss bytes the client already has. The correction
+ * may land on another thread's block than the issue did: blocks are summed
+ * modulo 2^64, so a block's own total may wrap but the sum is exact. */
+void mx_count_send_issued(size_t asked) {
+    if (g_counting) ctr_syscall(SC_ASYNC_SEND, (long)asked, 0);
+}
+
+void mx_count_send_done(size_t asked, long res, bool cancelled) {
+    if (!g_counting || !tl_counters) return;
+    sc_counter *c = &tl_counters->sc[SC_ASYNC_SEND];
+    if (cancelled) {
+        ctr_add(&c->calls, (uint64_t)-1);
+        ctr_add(&c->bytes, -(uint64_t)asked);
+    } else if (res < 0) {
+        ctr_add(&c->bytes, -(uint64_t)asked);
+        ctr_add(res == -EAGAIN || res == -EWOULDBLOCK ? &c->eagain : &c->errors, 1);
+    } else if ((size_t)res < asked) {
+        ctr_add(&c->bytes, -(uint64_t)(asked - (size_t)res));
+    }
 }
 
 void mx_count_event(void) {

@@ -41,9 +41,15 @@ void mx_start(void);
 
 /* --- counting (shim.c) --- */
 
-/* Receives and sends the kernel performed for io_uring (SC_ASYNC_RECV /
- * SC_ASYNC_SEND): res is the byte count, or -errno. */
-void mx_count_async(bool recv, long res);
+/* A receive the kernel performed for io_uring (SC_ASYNC_RECV): res is the
+ * byte count (0 at EOF), or -errno. */
+void mx_count_recv(long res);
+/* A send handed to io_uring (SC_ASYNC_SEND), counted when it is issued with
+ * the bytes it asks for; mx_count_send_done corrects that when its result
+ * comes back: fewer bytes moved, an error (no bytes), or cancelled (no send
+ * at all). */
+void mx_count_send_issued(size_t asked);
+void mx_count_send_done(size_t asked, long res, bool cancelled);
 /* A completion handed to a handler: one event (counters.h "events"). */
 void mx_count_event(void);
 void mx_count_accepted(void);

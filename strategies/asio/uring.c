@@ -18,7 +18,12 @@
  *     without entering when it must not wait and the CQ ring asks for
  *     nothing: those two outcomes are decided here, with liburing's inline
  *     peek, and everything else goes to liburing, which then enters.
- * A waiting enter that returns is a wakeup (counters.h). Calls made on a
+ * A wakeup (counters.h: a return from the multiplexing call with events)
+ * is an io_uring_enter after which the completion queue holds more than
+ * before it: the kernel runs completion work when the task enters it, so
+ * with a busy loop the submitting enter delivers most completions and the
+ * waiting enter is rare. Events are the completions handed to handlers
+ * (asio.cpp), as every strategy counts what its loop handles. Calls made on a
  * thread without a counters block (a hand-off worker whose asio::post
  * interrupts the ring with a NOP and submits it) are not counted, as every
  * strategy's workers' wake-ups are not. */
@@ -50,10 +55,19 @@ static void note_enter(int ret) {
     if (g_counting) ctr_syscall(SC_IO_URING_ENTER, ret, ret < 0 ? -ret : 0);
 }
 
+/* After an enter: a wakeup when it brought completions. */
+static void note_delivered(const struct io_uring *ring, unsigned before) {
+    if (g_counting && io_uring_cq_ready(ring) > before) CTR_ADD(wakeups, 1);
+}
+
 int __wrap_io_uring_submit(struct io_uring *ring) {
     bool cq = cq_wants_enter(ring);
+    unsigned before = io_uring_cq_ready(ring);
     int ret = __real_io_uring_submit(ring);
-    if (ret != 0 || cq) note_enter(ret);
+    if (ret != 0 || cq) {
+        note_enter(ret);
+        note_delivered(ring, before);
+    }
     return ret;
 }
 
@@ -73,9 +87,10 @@ int __wrap___io_uring_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe_p
             return -EAGAIN;
         }
     }
+    unsigned before = io_uring_cq_ready(ring);
     int ret = __real___io_uring_get_cqe(ring, cqe_ptr, submit, wait_nr, sigmask);
     note_enter(ret);
-    if (wait_nr > 0 && ret == 0 && g_counting) CTR_ADD(wakeups, 1);
+    note_delivered(ring, before);
     return ret;
 }
 
