@@ -6,8 +6,9 @@
  *
  * This file compiles twice (build.mk):
  *   - muxbench-asio: asio's default backend on Linux, the epoll reactor.
- *     Asio makes the syscalls itself (recvmsg, sendmsg, accept, epoll_wait,
- *     epoll_ctl, ioctl, close); net/interpose.c, linked in, counts them.
+ *     Asio makes the syscalls itself (recv, sendmsg, accept, epoll_wait,
+ *     epoll_ctl, ioctl, close); net/interpose.c, linked in, counts them,
+ *     except sendmsg, which epoll_send.c counts before the bytes leave.
  *   - muxbench-asio-io_uring (MUXBENCH_ASIO_URING; ASIO_HAS_IO_URING with
  *     ASIO_DISABLE_EPOLL makes io_uring asio's default backend, so sockets
  *     go through it): accept, recvmsg and sendmsg are io_uring operations
