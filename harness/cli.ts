@@ -92,9 +92,9 @@ function listCommand(catalog: Catalog, json: boolean): number {
     '',
     ...catalog.strategies.map((v) => `${v.name}: ${v.mechanism}`),
     '',
-    'Loop threads (--threads N; the strategies with N above):',
-    ...catalog.strategies.filter((v) => v.threads).map((v) => `${v.name}: ${v.threads}`),
-    '',
+    ...(catalog.strategies.some((v) => v.threads)
+      ? ['Loop threads (--threads N; the strategies with N above):', ...catalog.strategies.filter((v) => v.threads).map((v) => `${v.name}: ${v.threads}`), '']
+      : []),
     ...catalog.strategies.flatMap((v) => Object.entries(v.limitations).map(([k, why]) => `${v.name}, known limitation (${k}): ${why}`)),
     '',
     `Load generator (${LOADGEN_COMMAND}): ${loadgenOk ? 'yes' : 'not built: run npm run build'}`,

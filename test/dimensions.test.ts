@@ -80,7 +80,7 @@ test('open-loop rate: requests follow the schedule, never ahead of it, and the r
 test('hand-off: every request goes through the workers, which wake the loop', { timeout: 300_000 }, () => {
   const results = run(['--strategies', TRIO.join(','), '--scenarios', 'http-rpc,peer-ping', '--transports', 'unix', '--connections', '20', '--requests', '2000', '--handoff', '2']);
   for (const cell of results.cells) {
-    assert.deepEqual(cell.server_params, { handoff: 2, counters: true }, cell.id);
+    assert.deepEqual(cell.server_params, { handoff: 2, threads: 1, counters: true }, cell.id);
     assert.ok(cell.server_argv.join(' ').includes('--handoff 2'), cell.id);
     const m = cell.repetitions[0].metrics!;
     assert.equal(m.ops, 2000, cell.id);

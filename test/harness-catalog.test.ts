@@ -173,7 +173,7 @@ test('sweeps: one cell per value (and per hand-off setting), labelled, in series
   );
   assert.equal(echo[1].id, 'a/echo/tcp/connections=10,message_size=8,handoff=4');
   assert.deepEqual(echo[7].params, { connections: 100, requests: 2000, depth: 1, active: 100, message_size: 512 });
-  assert.deepEqual(echo[7].server, { handoff: 4, counters: true });
+  assert.deepEqual(echo[7].server, { handoff: 4, threads: 1, counters: true });
   // bulk has no message_size: swept over connections and hand-off only.
   assert.deepEqual(plan.cells.filter((c) => c.scenario.name === 'bulk').map((c) => c.label), [
     'connections=10 handoff=0', 'connections=10 handoff=4', 'connections=100 handoff=0', 'connections=100 handoff=4',
@@ -185,7 +185,7 @@ test('sweeps: one cell per value (and per hand-off setting), labelled, in series
   assert.deepEqual(planCells(catalog, { scenarios: ['bulk'], quick: false, overrides: {}, sweeps: { rate: [1000] } }).unusedOverrides, ['rate']);
   // Counting off (to measure its cost) is a server setting the label shows.
   const off = planCells(catalog, { scenarios: ['bulk'], quick: false, overrides: {}, counters: false }).cells[0];
-  assert.deepEqual([off.id, off.server], ['a/bulk/tcp/counters=off', { handoff: 0, counters: false }]);
+  assert.deepEqual([off.id, off.server], ['a/bulk/tcp/counters=off', { handoff: 0, threads: 1, counters: false }]);
 });
 
 test('every scenario file in the repository loads, and its driver is one the load generator knows', () => {

@@ -175,8 +175,8 @@ test('list shows strategies with availability and scenarios; --help teaches with
   writeJson(root, 'strategies/zz/strategy.json', { variants: [{ name: 'unbuilt', mechanism: 'm', command: ['build/nothing'], protocols: ['peer'], transports: ['tcp'] }] });
   const r = cli(root, 'list');
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /fake\s+peer\s+tcp,unix\s+yes/);
-  assert.match(r.out, /unbuilt\s+peer\s+tcp\s+no: build\/nothing missing or not executable \(native programs not built: run npm run build\)/);
+  assert.match(r.out, /fake\s+peer\s+tcp,unix\s+1\s+yes/);
+  assert.match(r.out, /unbuilt\s+peer\s+tcp\s+1\s+no: build\/nothing missing or not executable \(native programs not built: run npm run build\)/);
   // Mechanisms are sentences below the table, one line each.
   assert.match(r.out, /^fake: node net echo$/m);
   assert.match(r.out, /^unbuilt: m$/m);
