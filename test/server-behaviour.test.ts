@@ -125,6 +125,26 @@ for (const v of strategies) {
         }
       });
     }
+    if (v.protocols.includes('http') && transport === 'tcp' && !v.limitations.half_close) {
+      // The reply is built by a hand-off worker while the client has already
+      // half-closed: nothing of the connection is in flight on the loop then,
+      // and the reply must still arrive (a connection kept alive only by its
+      // pending reads and writes would be dropped with its reply).
+      test(`${v.name} http: half-close while a hand-off worker builds the reply`, { timeout: 60_000 }, async () => {
+        const { proc, t } = await server([...argv, '--handoff', '1'], 'http', transport);
+        try {
+          for (let i = 0; i < 50; i++) {
+            const reply = await exchange(t, rpcRequest, { halfClose: true });
+            assert.ok(gotRpcReply(reply), `request ${i}: no reply (${reply.length} bytes)`);
+          }
+          const snap = await proc.request({ cmd: 'snapshot' }, 'snapshot', 5000);
+          assert.equal((snap.connections as { open: number }).open, 0, 'every connection closed');
+          assert.equal(proc.running, true);
+        } finally {
+          await endAllProcesses();
+        }
+      });
+    }
     if (v.protocols.includes('peer')) {
       test(`${v.name} peer ${transport}: bad frames disconnect only that peer`, { timeout: 60_000 }, async () => {
         const { proc, t } = await server(argv, 'peer', transport);

@@ -184,6 +184,12 @@ public:
             return;
         }
         if (!reading_ && !eof_ && session_wants_input(s_)) start_read();
+        /* A connection lives through the handlers of its operations. With
+         * none in flight (a hand-off job still building the reply after EOF,
+         * or input held back behind it) it holds itself until the hub hands
+         * it output, or its reply would be dropped with it. */
+        if (reading_ || writing_) idle_hold_.reset();
+        else idle_hold_ = this->shared_from_this();
     }
 
 private:
@@ -253,6 +259,8 @@ private:
      * buffers the kernel may still use live until they have run. */
     void close() {
         if (closed_) return;
+        /* Released when close() returns: the caller returns at once. */
+        auto last = std::move(idle_hold_);
         closed_ = true;
         asio::error_code ignored;
         sock_.close(ignored);
@@ -268,6 +276,8 @@ private:
     session *s_ = nullptr;
     std::size_t in_flight_ = 0;
     bool reading_ = false, writing_ = false, eof_ = false, closed_ = false;
+    /* Set while no operation is in flight (settle() says why). */
+    std::shared_ptr<connection> idle_hold_;
 };
 
 /* The executor of a new connection: its own strand with several threads. */
