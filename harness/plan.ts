@@ -155,12 +155,20 @@ function describePoint(point: Params, sweeps: Record<string, number[]>, server: 
   return parts.join(' ');
 }
 
-/* Why a cell with several server loops cannot run, as [reason, what it
- * applies to], or null. */
-function threadsProblem(variant: StrategyVariant, scenario: Scenario, handoff: number): [string, string] | null {
-  if (!variant.threads) return ['these strategies run one loop only (no "threads" in their manifest)', variant.name];
-  if (scenario.singleServerLoop) return [`${scenario.name} runs with one server loop: ${scenario.singleServerLoop}`, scenario.name];
-  if (handoff > 0) return ['hand-off workers serve one loop, so --handoff above 0 runs with one loop thread', `handoff=${handoff}`];
+/* Why a cell with several server loops is not run, or null. `lists` says
+ * whether the reason names the strategies it applies to. */
+interface ThreadsProblem {
+  reason: string;
+  lists: boolean;
+  what: string;
+}
+
+function threadsProblem(variant: StrategyVariant, scenario: Scenario, handoff: number): ThreadsProblem | null {
+  if (!variant.threads) return { reason: 'these strategies run one loop only (no "threads" in their manifest)', lists: true, what: variant.name };
+  if (scenario.singleServerLoop) return { reason: `${scenario.name} runs with one server loop: ${scenario.singleServerLoop}`, lists: false, what: scenario.name };
+  // epoll and asio refuse the combination; io_uring and libuv would give each
+  // loop workers of its own, a design no cell compares.
+  if (handoff > 0) return { reason: 'hand-off cells (--handoff above 0) run with one loop: hand-off workers serve one loop', lists: false, what: `handoff=${handoff}` };
   return null;
 }
 
@@ -185,7 +193,7 @@ export function planCells(catalog: Catalog, req: PlanRequest): Plan {
   const handoffs = req.handoff?.length ? req.handoff : [0];
   const threadCounts = req.threads?.length ? req.threads : [1];
   const cells: CellPlan[] = [];
-  const skipped = new Map<string, Set<string>>();
+  const skipped = new Map<string, { lists: boolean; what: Set<string> }>();
   // Scenario-major order keeps the cells that are compared with each other
   // next to each other; within a scenario, each sweep point runs every
   // strategy before the next point, so a series reads in order.
@@ -203,8 +211,10 @@ export function planCells(catalog: Catalog, req: PlanRequest): Plan {
               if (!variant.protocols.includes(scenario.protocol) || !variant.transports.includes(transport)) continue;
               const problem = serverThreads > 1 ? threadsProblem(variant, scenario, handoff) : null;
               if (problem) {
-                const key = `threads=${serverThreads}: ${problem[0]}`;
-                skipped.set(key, (skipped.get(key) ?? new Set()).add(problem[1]));
+                const key = `threads=${serverThreads}: ${problem.reason}`;
+                const entry = skipped.get(key) ?? { lists: problem.lists, what: new Set<string>() };
+                skipped.set(key, entry);
+                entry.what.add(problem.what);
                 continue;
               }
               const id = `${variant.name}/${scenario.name}/${transport}${label ? `/${label.replace(/ /g, ',')}` : ''}`;
@@ -223,6 +233,6 @@ export function planCells(catalog: Catalog, req: PlanRequest): Plan {
     cells,
     unavailable: missing.map((v) => ({ strategy: v.name, reason: v.unavailableReason ?? 'unavailable' })),
     unusedOverrides,
-    skipped: [...skipped].map(([why, what]) => (what.size > 1 || why.includes('these strategies') ? `${why}: ${[...what].join(', ')}` : why)),
+    skipped: [...skipped].map(([why, e]) => (e.lists ? `${why}: ${[...e.what].join(', ')}` : why)),
   };
 }

@@ -7,8 +7,7 @@
  * This file compiles twice (build.mk):
  *   - muxbench-asio: asio's default backend on Linux, the epoll reactor.
  *     Asio makes the syscalls itself (recv, sendmsg, accept, epoll_wait,
- *     epoll_ctl, ioctl, close); net/interpose.c, linked in, counts them,
- *     except sendmsg, which epoll_send.c counts before the bytes leave.
+ *     epoll_ctl, ioctl, close); net/interpose.c, linked in, counts them.
  *   - muxbench-asio-io_uring (MUXBENCH_ASIO_URING; ASIO_HAS_IO_URING with
  *     ASIO_DISABLE_EPOLL makes io_uring asio's default backend, so sockets
  *     go through it): accept, recvmsg and sendmsg are io_uring operations
@@ -380,10 +379,11 @@ int serve(int argc, char **argv) {
     control_add_loop_thread();
     for (unsigned i = 1; i < threads; i++) {
         std::thread([&] {
-            counters_thread_attach();
-            control_add_loop_thread();
             {
+                /* Counter blocks and thread ids in one order (as net/loops.c). */
                 std::lock_guard<std::mutex> l(lock);
+                counters_thread_attach();
+                control_add_loop_thread();
                 ready++;
             }
             cond.notify_one();

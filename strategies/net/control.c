@@ -240,6 +240,11 @@ void control_start(const server_args *a, const endpoint *bound, session_stats *s
                       g_nloops == 1 ? "" : "s");
     g_handoff = a->handoff;
     endpoint_format(bound, addr, sizeof addr);
+    /* The control thread first: it inherits the whole CPU set before the
+     * harness, reading the event, pins the loop threads one by one. */
+    pthread_t t;
+    if (pthread_create(&t, NULL, control_thread, NULL) != 0) control_fatal("cannot start the control thread");
+    pthread_detach(t);
     pthread_mutex_lock(&out_lock);
     printf("{\"event\":\"listening\",\"strategy\":");
     json_string(stdout, a->strategy);
@@ -253,7 +258,4 @@ void control_start(const server_args *a, const endpoint *bound, session_stats *s
     printf("]}\n");
     fflush(stdout);
     pthread_mutex_unlock(&out_lock);
-    pthread_t t;
-    if (pthread_create(&t, NULL, control_thread, NULL) != 0) control_fatal("cannot start the control thread");
-    pthread_detach(t);
 }

@@ -6,6 +6,7 @@
  * wrappers (libev), links this alone. */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -29,15 +30,19 @@ long interpose_counted(sc_kind kind, long ret) {
  * so it is counted as "other", as net/wakefd.c counts an eventfd drain. The
  * libraries create it with eventfd() at start-up and keep it. */
 #define WAKE_FDS 1024
-static bool wake_fd[WAKE_FDS];
+/* Several loop threads (libuv with --threads) create and test their own
+ * descriptors here: relaxed atomics, each entry a plain load or store. */
+static _Atomic bool wake_fd[WAKE_FDS];
 int eventfd(unsigned int initval, int flags) {
     int fd = (int)syscall(SYS_eventfd2, initval, flags);
-    if (fd >= 0 && fd < WAKE_FDS) wake_fd[fd] = true;
+    if (fd >= 0 && fd < WAKE_FDS) atomic_store_explicit(&wake_fd[fd], true, memory_order_relaxed);
     return fd;
 }
-bool interpose_is_wake_fd(int fd) { return fd >= 0 && fd < WAKE_FDS && wake_fd[fd]; }
+bool interpose_is_wake_fd(int fd) {
+    return fd >= 0 && fd < WAKE_FDS && atomic_load_explicit(&wake_fd[fd], memory_order_relaxed);
+}
 void interpose_forget_fd(int fd) {
-    if (fd >= 0 && fd < WAKE_FDS) wake_fd[fd] = false;
+    if (fd >= 0 && fd < WAKE_FDS) atomic_store_explicit(&wake_fd[fd], false, memory_order_relaxed);
 }
 
 /* Without interpose.o, the program's own reads and writes are counted by the
