@@ -183,8 +183,10 @@ export async function runRepetition(ctx: RepetitionContext): Promise<Repetition>
     if (cell.server.threads > 1 && tids.length !== cell.server.threads) {
       throw new Error(`${server.label}: asked for ${cell.server.threads} loop threads, it announced ${tids.length}`);
     }
-    // Several loops: each on its own CPU of the server's set, before any connection.
-    const loopCpus = tids.length > 1 && pinning.pinned ? await pinLoopThreads(tids, pinning.server) : null;
+    // Each loop thread on its own CPU of the server's set, before any
+    // connection; a single loop too when the server has several CPUs, so
+    // one loop and two compare on the same CPUs.
+    const loopCpus = pinning.pinned && tids.length > 0 && (tids.length > 1 || pinning.server.length > 1) ? await pinLoopThreads(tids, pinning.server) : null;
     out.server_threads = {
       model: typeof listening.threading === 'string' ? listening.threading : 'not reported',
       loop_threads: Math.max(tids.length, 1),
