@@ -108,3 +108,13 @@ test('run --threads 2: every threaded strategy serves every scenario that allows
     }
   }
 });
+
+test('a one-loop server given two CPUs has its loop pinned to the first (as loop 0 of a threaded one)', { timeout: 120_000 }, (ctx) => {
+  const [c0, c1] = allowedCpus();
+  if (c1 === undefined) return ctx.skip('needs two CPUs');
+  const out = path.join(tempRoot(), 'one');
+  const r = spawnSync(process.execPath, [CLI, 'run', '--quick', '--strategies', 'poll', '--scenarios', 'peer-ping', '--transports', 'tcp', '--cpus', `${c0},${c1}/${c1}`, '--out', out], { encoding: 'utf8', timeout: 110_000 });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const t = readResults(path.join(out, 'results.json')).cells[0].repetitions[0].server_threads!;
+  assert.deepEqual([t.model, t.loop_threads, t.cpus], ['one loop', 1, [c0]]);
+});
