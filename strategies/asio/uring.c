@@ -36,6 +36,7 @@
 
 #include "../net/counters.h"
 #include "shim.h"
+#include "../net/io_uring_sysctl.h"
 
 int __real_io_uring_submit(struct io_uring *ring);
 int __real___io_uring_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe_ptr, unsigned submit,
@@ -105,12 +106,7 @@ static const struct {
 };
 
 bool mx_uring_probe(char *why, size_t n) {
-    int disabled = 0;
-    FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
-    if (f) {
-        if (fscanf(f, "%d", &disabled) != 1) disabled = 0;
-        fclose(f);
-    }
+    int disabled = io_uring_disabled_level();
     if (disabled == 2) {
         snprintf(why, n, "io_uring is disabled (kernel.io_uring_disabled=2)");
         return false;

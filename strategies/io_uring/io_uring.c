@@ -53,6 +53,7 @@
 #include "../net/syscalls.h"
 #include "../net/stream_io.h"
 #include "uring.h"
+#include "../net/io_uring_sysctl.h"
 
 #define RING_ENTRIES 4096 /* SQ size; the CQ gets twice as many */
 
@@ -168,12 +169,7 @@ static void on_accept(loop *l, const struct io_uring_cqe *cqe) {
 /* Opens the ring (and, in completion mode, the provided buffer ring). On
  * failure writes a reason a user can act on and returns false. */
 static bool ring_open(loop *l, char *why, size_t n) {
-    int disabled = 0;
-    FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
-    if (f) {
-        if (fscanf(f, "%d", &disabled) != 1) disabled = 0;
-        fclose(f);
-    }
+    int disabled = io_uring_disabled_level();
     if (disabled == 2) {
         snprintf(why, n, "io_uring is disabled (kernel.io_uring_disabled=2)");
         return false;
