@@ -217,15 +217,19 @@ export async function runMatrix(req: RunRequest): Promise<number> {
     log(`\n${sig}: ending the running programs (again to force)…`);
     void endAllProcesses();
   });
-  // Whoever read our output went away (`muxbench run | head`): an
-  // interruption like Ctrl-C -- the programs are ended, results.json and the
-  // report keep what was measured -- instead of a crash on the next write.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  // Whoever read our output went away (`muxbench run | head`, or
+  // `2>&1 | head`, where stderr is the same pipe): an interruption like
+  // Ctrl-C -- the programs are ended, results.json and the report keep what
+  // was measured -- instead of a crash on the next write. Later writes to
+  // the closed pipe fail the same way and are ignored here.
+  const pipeClosed = (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE' || stop.signal) return;
     stop.signal = 'SIGPIPE';
     process.stderr.write('muxbench: the output pipe was closed: ending the running programs; results.json keeps the finished cells\n');
     void endAllProcesses();
-  });
+  };
+  process.stdout.on('error', pipeClosed);
+  process.stderr.on('error', pipeClosed);
 
   log(`muxbench run ${runId}: ${plan.cells.length} cells x ${options.repeat} repetitions${options.warmup ? ` (+${options.warmup} warm-up)` : ''} -> ${path.relative(process.cwd(), runDir) || '.'}`);
   for (const u of plan.unavailable) log(`skipped ${u.strategy}: ${u.reason}`);

@@ -278,3 +278,16 @@ test('a closed output pipe (muxbench run | head) interrupts the run like Ctrl-C:
   assert.equal(reps[0].status, 'ok', 'the repetition finished before the pipe closed is kept');
   assert.ok(fs.existsSync(path.join(dir, 'report.html')), 'the report is written for what was measured');
 });
+
+test('the same when stderr goes down the closed pipe too (muxbench run 2>&1 | head -2)', () => {
+  const root = fakeRepo();
+  const r = spawnSync('bash', ['-c', `"$0" "$1" run --strategies fake --repeat 20 --warmup 0 --cpus none 2>&1 | head -2; echo "exit=\${PIPESTATUS[0]}"`, process.execPath, CLI], {
+    env: { ...process.env, MUXBENCH_ROOT: root },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.match(r.stdout, /exit=130\n$/, r.stdout + r.stderr);
+  const { dir, results } = latestResults(root);
+  assert.equal(results.status, 'interrupted');
+  assert.ok(fs.existsSync(path.join(dir, 'report.html')), 'the report is written for what was measured');
+});
