@@ -209,7 +209,7 @@ const RUN_OPTIONS = {
   'message-size': { type: 'string', describe: 'Ping payload bytes (peer-ping, peer-idle; default 8 = the nonce); a list sweeps, e.g. 128,512,1000', coerce: sizeList('message-size') },
   'rate': { type: 'string', describe: 'Open loop: total operations per second sent on a fixed schedule, latency from the intended send time (peer-ping, peer-idle, http-rpc); a list sweeps', coerce: countList('rate') },
   'handoff': { type: 'string', describe: "Worker threads that build every reply and wake the strategy's loop (0 = none); a list sweeps, e.g. 0,4", coerce: countList('handoff', true) },
-  'threads': { type: 'string', describe: 'Server loop threads (default 1); a list sweeps, e.g. 1,2. Above 1 only strategies with a threading model run (muxbench list shows them); each loop thread is pinned to one of the server\'s CPUs in turn', coerce: countList('threads') },
+  'threads': { type: 'string', describe: 'Server loop threads, 1..64 (default 1); a list sweeps, e.g. 1,2. Above 1 only strategies with a threading model run (muxbench list: loops N), and peer-relay and --handoff cells keep one loop; each loop thread is pinned to one of the server\'s CPUs in turn (docs/threads.md)', coerce: countList('threads') },
   'requests': { type: 'string', describe: 'Requests/round trips in total, e.g. 200k', coerce: count('requests') },
   'bytes': { type: 'string', describe: 'Bytes to transfer in bulk scenarios, e.g. 1G, 64M', coerce: size('bytes') },
   'chunk': { type: 'string', describe: 'Piece size in bulk scenarios, e.g. 64K', coerce: size('chunk') },

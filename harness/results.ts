@@ -125,6 +125,20 @@ export interface ResultsFile {
 
 /* Sortable and readable: 2026-11-25T12-41-03Z-1a2b (the suffix keeps two runs
  * started in the same second apart). */
+/* "87/13" when a server with several loops left some loop under half its
+ * fair share of the connections in a measured repetition (the threading
+ * model spread them unevenly, so the cell is not really N loops' result),
+ * else null. */
+export function unevenLoops(c: CellResult): string | null {
+  for (const r of c.repetitions) {
+    const n = r.status === 'ok' ? r.server_threads?.connections : undefined;
+    if (!n || n.length < 2) continue;
+    const fair = n.reduce((a, b) => a + b, 0) / n.length;
+    if (n.some((x) => x < fair / 2)) return n.join('/');
+  }
+  return null;
+}
+
 export function newRunId(now = new Date()): string {
   const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
   return `${stamp}-${crypto.randomBytes(2).toString('hex')}`;

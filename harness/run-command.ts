@@ -6,7 +6,7 @@ import { findExecutable, loadCatalog, TRANSPORTS, type Params } from './catalog.
 import { UsageError } from './errors.js';
 import { LOADGEN_COMMAND, NOT_BUILT_HINT } from './paths.js';
 import { planCells, splitList, type LoadgenWait } from './plan.js';
-import { decidePinning, formatCpus, parseCpus, type Pinning } from './process.js';
+import { allowedCpus, decidePinning, formatCpus, parseCpus, type Pinning } from './process.js';
 import { runMatrix } from './run.js';
 import { prepareOutputFolder } from './outputs.js';
 import { ensureFdLimit } from './fdlimit.js';
@@ -127,8 +127,9 @@ export async function runCommand(root: string, argv: RunArgs): Promise<number> {
   }
   ensureFdLimit(Math.max(0, ...plan.cells.map((c) => c.params.connections)));
   if (plan.cells.length === 0) {
-    const why = plan.skipped.length ? `\n${plan.skipped.join('\n')}` : '';
-    throw new UsageError(`nothing to run: no selected strategy supports the selected scenarios and transports (see muxbench list)${why}`);
+    // Everything left out for --threads: say that, not "unsupported".
+    if (plan.skipped.length) throw new UsageError(`nothing to run with these --threads:\n${plan.skipped.map((s) => `  ${s}`).join('\n')}`);
+    throw new UsageError('nothing to run: no selected strategy supports the selected scenarios and transports (see muxbench list)');
   }
   for (const k of plan.unusedOverrides) process.stderr.write(`note: --${k.replace(/_/g, '-')} is not a parameter of any selected scenario; ignored\n`);
 
@@ -139,7 +140,10 @@ export async function runCommand(root: string, argv: RunArgs): Promise<number> {
   if (pinning.pinned && pinning.server.some((c) => pinning.loadgen.includes(c))) process.stderr.write('note: the server and the load generator share a CPU: they compete for it\n');
   const loops = Math.max(...plan.cells.map((c) => c.server.threads));
   if (loops > 1 && pinning.pinned && pinning.server.length < loops) {
-    process.stderr.write(`note: ${loops} server loop threads share ${pinning.server.length === 1 ? 'one CPU' : `${pinning.server.length} CPUs`} (${formatCpus(pinning.server)}); give the server more with --cpus SERVER/LOADGEN, e.g. --cpus 0-${loops - 1}/${loops}\n`);
+    const cpus = allowedCpus();
+    // A CPU per loop and one for the load generator when the machine has them; else the loops take them all and the load generator shares the last.
+    const hint = cpus.length > loops ? `${formatCpus(cpus.slice(0, loops))}/${cpus[loops]}` : `${formatCpus(cpus)}/${cpus[cpus.length - 1]}`;
+    process.stderr.write(`note: ${loops} server loop threads share ${pinning.server.length === 1 ? 'one CPU' : `${pinning.server.length} CPUs`} (${formatCpus(pinning.server)}); give each its own with --cpus SERVER/LOADGEN, e.g. --cpus ${hint}${cpus.length > loops ? '' : ' (the load generator then shares a CPU with a loop)'}\n`);
   }
   const threads = argv.loadgenThreads ?? 1;
   if (threads > MAX_LOADGEN_THREADS) throw new UsageError(`--loadgen-threads ${threads}: at most ${MAX_LOADGEN_THREADS} threads`);

@@ -9,7 +9,7 @@ import { profileCell, profilerFor, type ProfileRequest } from '../flamegraphs/pr
 import { runRepetitions } from './repetitions.js';
 import { CellPlan, Plan, warmupCell } from './plan.js';
 import { endAllProcesses, formatCpus, installCleanupHandlers, Pinning } from './process.js';
-import { CellResult, newRunId, pointLatestAt, ResultsFile, RunOptions, writeJsonAtomic, RESULTS_SCHEMA, RESULTS_VERSION } from './results.js';
+import { CellResult, newRunId, unevenLoops, pointLatestAt, ResultsFile, RunOptions, writeJsonAtomic, RESULTS_SCHEMA, RESULTS_VERSION } from './results.js';
 import { mergeEncoded, summarize } from './stats.js';
 import { environmentWarnings, probeEnvironment } from './environment.js';
 import { renderTable } from './table.js';
@@ -80,6 +80,7 @@ export function summaryTable(cells: CellResult[]): string {
       c.status === 'failed' ? 'FAILED' : '',
       c.status === 'interrupted' ? `interrupted (${okReps} ${okReps === 1 ? 'rep' : 'reps'})` : '',
       c.client_bound ? 'client-bound' : '',
+      unevenLoops(c) ? `uneven loops ${unevenLoops(c)}` : '',
       (c.client_params?.threads ?? 1) > 1 ? `loadgen ${c.client_params.threads} threads` : '',
       c.client_params?.wait === 'block' ? 'loadgen wait=block' : '',
     ].filter(Boolean);

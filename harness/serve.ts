@@ -45,7 +45,7 @@ export function resolveListen(listen: string, supported: string[], cwd = process
   return `unix:${p}`;
 }
 
-function examples(address: string, protocol: string, scenarios: Scenario[], root: string): string[] {
+function examples(address: string, protocol: string, scenarios: Scenario[], root: string, threads: number): string[] {
   const out: string[] = [];
   const unix = address.startsWith('unix:');
   const sock = address.slice('unix:'.length);
@@ -68,7 +68,9 @@ function examples(address: string, protocol: string, scenarios: Scenario[], root
   const abs = path.join(root, LOADGEN_COMMAND);
   const rel = path.relative(process.cwd(), abs);
   const loadgen = rel.startsWith('..') ? abs : rel;
-  for (const s of scenarios.filter((x) => x.protocol === protocol)) {
+  // With several loops, a scenario that needs one (a relay reaches only the
+  // peers of the loop it arrived on) would wait forever: not suggested.
+  for (const s of scenarios.filter((x) => x.protocol === protocol && !(threads > 1 && x.singleServerLoop))) {
     const p: Params = { ...s.defaults, ...s.quick };
     p.active = Math.min(p.active ?? p.connections, p.connections);
     // The load generator waits for "go" on stdin and exits at end of stdin.
@@ -131,7 +133,7 @@ export async function serve(req: ServeRequest): Promise<number> {
   const lines = [
     `${variant.name} (${variant.mechanism}) is serving ${req.protocol} on ${address}, pid ${server.pid}.${threading}`,
     'Drive it from another terminal, for example:',
-    ...examples(address, req.protocol, req.scenarios, req.root).map((l) => `  ${l}`),
+    ...examples(address, req.protocol, req.scenarios, req.root, req.threads).map((l) => `  ${l}`),
     'Press Ctrl-C to stop it.',
   ];
   process.stdout.write(lines.join('\n') + '\n');

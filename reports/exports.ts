@@ -1,7 +1,7 @@
 /* The run summary (the table `muxbench run` prints) as CSV for spreadsheets
  * and scripts, and as a Markdown table to paste (like hyperfine's
  * --export-markdown). Medians over the ok repetitions, as in the summary. */
-import type { CellResult, ResultsFile } from '../harness/results.js';
+import { unevenLoops, type CellResult, type ResultsFile } from '../harness/results.js';
 import { formatCount, formatMicros } from '../harness/units.js';
 import { escapeMarkdown, formatSignificant } from './markdown.js';
 
@@ -48,6 +48,7 @@ function notes(c: CellResult): string[] {
     c.status === 'interrupted' ? `interrupted (${okReps} ${okReps === 1 ? 'rep' : 'reps'})` : '',
     c.status === 'pending' ? 'not run' : '',
     c.client_bound ? 'client-bound' : '',
+    unevenLoops(c) ? `uneven loops ${unevenLoops(c)}` : '',
     (c.client_params?.threads ?? 1) > 1 ? `loadgen ${c.client_params.threads} threads` : '',
     c.client_params?.wait === 'block' ? 'loadgen wait=block' : '',
   ].filter(Boolean);

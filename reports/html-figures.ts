@@ -1,7 +1,7 @@
 /* Sections 2-5 of the report: per-scenario bar charts, scaling lines for
  * sweeps, latency percentile curves and syscall costs. Each figure is a
  * chart spec plus the table of the numbers it draws. */
-import type { CellResult } from '../harness/results.js';
+import { unevenLoops, type CellResult } from '../harness/results.js';
 import { cellName, colourMap, groupBy, labelWithout, measured, med, okReps, parseLabel, sweptParams } from './html-cells.js';
 import { CURVE_PERCENTILES, latencyCurve } from './latency.js';
 import { HEADLINE_METRICS, type Axis, type Dataset, type Figure, type Group, type Metric, type NextId, type Section } from './model.js';
@@ -18,7 +18,8 @@ function workload(cells: CellResult[]): string {
 }
 
 function notes(c: CellResult): string {
-  return [c.status !== 'ok' ? c.status : '', c.client_bound ? 'client-bound' : ''].filter(Boolean).join(', ');
+  const uneven = unevenLoops(c);
+  return [c.status !== 'ok' ? c.status : '', c.client_bound ? 'client-bound' : '', uneven ? `uneven loops ${uneven}` : ''].filter(Boolean).join(', ');
 }
 
 const yAxis = (m: Metric): Axis => (m.fmt === 'us' ? { title: m.title, unit: 'us' } : { title: m.unit });

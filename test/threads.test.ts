@@ -11,7 +11,7 @@ import { CLI, REPO, tempRoot } from './harness-fixture.js';
 import { loadCatalog, parseManifest, CatalogError, Catalog } from '../harness/catalog.js';
 import { planCells } from '../harness/plan.js';
 import { cpuPerThread, loopThreadIds } from '../harness/pin-threads.js';
-import { readResults } from '../harness/results.js';
+import { readResults, unevenLoops, type CellResult } from '../harness/results.js';
 import { allowedCpus } from '../harness/process.js';
 
 const catalog = loadCatalog(REPO);
@@ -117,4 +117,16 @@ test('a one-loop server given two CPUs has its loop pinned to the first (as loop
   assert.equal(r.status, 0, r.stdout + r.stderr);
   const t = readResults(path.join(out, 'results.json')).cells[0].repetitions[0].server_threads!;
   assert.deepEqual([t.model, t.loop_threads, t.cpus], ['one loop', 1, [c0]]);
+});
+
+test('uneven loops: a loop under half its fair share of the connections is flagged', () => {
+  const cell = (splits: number[][]) =>
+    ({ repetitions: splits.map((connections) => ({ status: 'ok', server_threads: { model: 'm', loop_threads: connections.length, cpus: null, connections } })) }) as unknown as CellResult;
+  assert.equal(unevenLoops(cell([[52, 48]])), null);
+  assert.equal(unevenLoops(cell([[62, 38]])), null);
+  assert.equal(unevenLoops(cell([[52, 48], [87, 13]])), '87/13');
+  assert.equal(unevenLoops(cell([[100, 0]])), '100/0');
+  assert.equal(unevenLoops(cell([[30, 30, 30, 10]])), '30/30/30/10');
+  assert.equal(unevenLoops(cell([[100]])), null, 'one loop');
+  assert.equal(unevenLoops({ repetitions: [{ status: 'ok' }] } as unknown as CellResult), null, 'no record');
 });
