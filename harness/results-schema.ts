@@ -166,6 +166,7 @@ export const resultsSchema = object({
   environment: object({ kernel: str, cpu_count: count, node: str }, ['kernel', 'cpu_count', 'node']),
   warnings: strings,
   unavailable: { type: 'array', items: object({ strategy: str, reason: str }) },
+  skipped: strings,
   cells: { type: 'array', items: cell },
 });
 

@@ -120,6 +120,8 @@ export interface ResultsFile {
   warnings: string[];
   /* Strategies not run because their program is missing. */
   unavailable: { strategy: string; reason: string }[];
+  /* Combinations the plan left out, one line per reason (--threads with a one-loop strategy, ...); absent in older runs. */
+  skipped?: string[];
   cells: CellResult[];
 }
 

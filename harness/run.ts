@@ -195,6 +195,7 @@ export async function runMatrix(req: RunRequest): Promise<number> {
     environment,
     warnings: environmentWarnings(environment),
     unavailable: plan.unavailable,
+    skipped: plan.skipped,
     cells: plan.cells.map((c) => cellRecord(c, pinning, options.verify_checksum, options.timeout_s)),
   };
   let saved = false;

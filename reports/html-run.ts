@@ -41,6 +41,7 @@ export function problemsSection(results: ResultsFile): Section {
         notes: [],
         figures: [
           textTable('Strategies not run', ['strategy', 'reason'], results.unavailable.map((u) => [u.strategy, u.reason])),
+          textTable('Combinations not run', ['why'], (results.skipped ?? []).map((s) => [s])),
           textTable('Failed or unfinished cells', ['cell', 'status', 'error'], failed),
           {
             title: 'Client-bound cells',

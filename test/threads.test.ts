@@ -83,6 +83,7 @@ test('run --threads 2: every threaded strategy serves every scenario that allows
   assert.deepEqual(failed, [], r.stdout + r.stderr);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /skipped threads=2: peer-relay runs with one server loop/);
+  assert.ok(results.skipped?.some((s) => s.startsWith('threads=2: peer-relay runs with one server loop')), 'recorded in results.json');
 
   const expected = catalog.strategies
     .filter((v) => threaded.includes(v.name))
