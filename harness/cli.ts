@@ -122,6 +122,8 @@ interface CompareArgs {
   head: string;
   baseStrategy?: string;
   headStrategy?: string;
+  baseThreads?: number;
+  headThreads?: number;
   failOnRegression?: number;
   minEffect?: number;
   out?: string;
@@ -143,7 +145,7 @@ function runFolder(arg: string): string {
 function compareCommand(argv: CompareArgs): number {
   const base = readResults(path.resolve(argv.base));
   const head = readResults(path.resolve(argv.head));
-  const model = compareRuns(base, head, { baseStrategy: argv.baseStrategy, headStrategy: argv.headStrategy, minEffectPercent: argv.minEffect });
+  const model = compareRuns(base, head, { baseStrategy: argv.baseStrategy, headStrategy: argv.headStrategy, baseThreads: argv.baseThreads, headThreads: argv.headThreads, minEffectPercent: argv.minEffect });
   const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
   const dir = argv.out ? path.resolve(argv.out) : path.join(root, 'results', `compare-${stamp}`);
   prepareOutputFolder(dir, argv.out ? '--out' : 'the comparison folder');
@@ -368,6 +370,8 @@ const cli = yargs(hideBin(process.argv))
         .positional('head', { type: 'string', demandOption: true, describe: 'Head results.json or run folder (e.g. the PR branch); may be the same as base with the strategy options' })
         .option('base-strategy', { type: 'string', describe: 'Compare strategies instead of runs: this one is the base' })
         .option('head-strategy', { type: 'string', describe: '... and this one the head (cells matched by scenario, transport and sweep point)' })
+        .option('base-threads', { type: 'string', describe: 'Compare server loop thread counts of a --threads sweep: cells with this many loops are the base', coerce: count('base-threads') })
+        .option('head-threads', { type: 'string', describe: '... and cells with this many the head (matched without their threads=N)', coerce: count('head-threads') })
         .option('fail-on-regression', {
           type: 'string',
           describe: 'Exit 1 when a significant regression is larger than PCT percent',
@@ -390,6 +394,8 @@ const cli = yargs(hideBin(process.argv))
             '      two runs; exit 1 when a significant regression exceeds 5%',
             '  muxbench compare results/latest results/latest --base-strategy epoll --head-strategy io_uring',
             '      two strategies of one run',
+            '  muxbench compare results/latest results/latest --base-threads 1 --head-threads 2',
+            '      one loop against two, every strategy of a --threads 1,2 run',
             '  muxbench compare results/latest results/latest --base-strategy poll --head-strategy io_uring --flamegraphs',
             '      ... with a differential flamegraph per cell (the run was made with --profile)',
             '',

@@ -84,6 +84,8 @@ export interface FlamegraphDiff {
 }
 
 export interface ComparisonModel {
+  /* runs: two runs, cell by cell; strategies: two sides picked within the
+   * runs (strategies and/or server loop thread counts). */
   mode: 'runs' | 'strategies';
   /* "base"/"head" in run mode, the strategy names in strategy mode. */
   base_name: string;
@@ -112,6 +114,10 @@ export interface ComparisonModel {
 export interface CompareRunsOptions {
   baseStrategy?: string;
   headStrategy?: string;
+  /* Compare server loop thread counts (--threads sweeps): cells with this
+   * many loops are the base, ... the head; matched without their threads=N. */
+  baseThreads?: number;
+  headThreads?: number;
   /* Significance level; default 0.05 (the CI is then 95%). */
   alpha?: number;
   /* Smallest change that counts, percent (default DEFAULT_MIN_EFFECT_PERCENT). */
@@ -132,6 +138,9 @@ export function metricValues(cell: CellResult, path: string): number[] {
 }
 
 const labelSuffix = (c: CellResult) => (c.label ? `/${c.label.replace(/ /g, ',')}` : '');
+/* A cell key without its threads=N, so cells of two loop counts match. */
+const withoutThreads = (key: string) => key.replace(/threads=\d+,?/, '').replace(/[,/]$/, '');
+const loopsOf = (c: CellResult) => c.server_params.threads ?? 1;
 const pointKey = (c: CellResult) => `${c.scenario}/${c.transport}${labelSuffix(c)}`;
 
 function byKey(cells: CellResult[], key: (c: CellResult) => string): Map<string, CellResult> {
@@ -251,6 +260,25 @@ export function compareRuns(base: ResultsFile, head: ResultsFile, opts: CompareR
     headCells = head.cells.filter((c) => c.strategy === headStrategy);
     key = pointKey;
   }
+  const threadsMode = opts.baseThreads !== undefined || opts.headThreads !== undefined;
+  const baseThreads = opts.baseThreads ?? opts.headThreads;
+  const headThreads = opts.headThreads ?? opts.baseThreads;
+  if (threadsMode) {
+    if (base.run_id === head.run_id && baseThreads === headThreads && baseStrategy === headStrategy) {
+      throw new UsageError(`threads=${baseThreads} against itself in one run: give the other side too (--base-threads 1 --head-threads 2)`);
+    }
+    for (const [side, n, file, cells] of [['base', baseThreads!, base, baseCells], ['head', headThreads!, head, headCells]] as const) {
+      if (!cells.some((c) => loopsOf(c) === n)) {
+        throw new UsageError(`--${side}-threads ${n}: no cell with ${n} server loop thread${n === 1 ? '' : 's'} in the ${side} results (${file.run_id}); it has: ${list([...new Set(file.cells.map(loopsOf))].map(String))}`);
+      }
+    }
+    baseCells = baseCells.filter((c) => loopsOf(c) === baseThreads);
+    headCells = headCells.filter((c) => loopsOf(c) === headThreads);
+    const inner = key;
+    key = (c) => withoutThreads(inner(c));
+  }
+  const sideName = (strategy: string | undefined, threads: number | undefined) =>
+    [strategyMode ? strategy : '', threadsMode ? `threads=${threads}` : ''].filter(Boolean).join(' ');
 
   const a = byKey(baseCells, key);
   const b = byKey(headCells, key);
@@ -270,9 +298,9 @@ export function compareRuns(base: ResultsFile, head: ResultsFile, opts: CompareR
   if (!(minEffect >= 0)) throw new UsageError(`the smallest change that counts must be 0% or more, got ${minEffect}`);
   const cells = common.map((k) => compareCell(k, a.get(k)!, b.get(k)!, alpha, minEffect));
   const model: ComparisonModel = {
-    mode: strategyMode ? 'strategies' : 'runs',
-    base_name: strategyMode ? baseStrategy! : 'base',
-    head_name: strategyMode ? headStrategy! : 'head',
+    mode: strategyMode || threadsMode ? 'strategies' : 'runs',
+    base_name: strategyMode || threadsMode ? sideName(baseStrategy, baseThreads) : 'base',
+    head_name: strategyMode || threadsMode ? sideName(headStrategy, headThreads) : 'head',
     base_run: base.run_id,
     head_run: head.run_id,
     alpha,

@@ -5,6 +5,7 @@
  * runs, not asserted (EPOLLEXCLUSIVE may well give one loop all of them). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { CLI, REPO, tempRoot } from './harness-fixture.js';
@@ -130,4 +131,20 @@ test('uneven loops: a loop under half its fair share of the connections is flagg
   assert.equal(unevenLoops(cell([[30, 30, 30, 10]])), '30/30/30/10');
   assert.equal(unevenLoops(cell([[100]])), null, 'one loop');
   assert.equal(unevenLoops({ repetitions: [{ status: 'ok' }] } as unknown as CellResult), null, 'no record');
+});
+
+test('compare --base-threads 1 --head-threads 2: one loop against two, matched without threads=N', { timeout: 120_000 }, () => {
+  const out = path.join(tempRoot(), 'sweep');
+  const r = spawnSync(process.execPath, [CLI, 'run', '--quick', '--repeat', '2', '--strategies', 'epoll', '--scenarios', 'peer-ping', '--transports', 'tcp', '--threads', '1,2', '--out', out], { encoding: 'utf8', timeout: 110_000 });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const cmp = path.join(tempRoot(), 'cmp');
+  const c = spawnSync(process.execPath, [CLI, 'compare', out, out, '--base-threads', '1', '--head-threads', '2', '--out', cmp], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(c.status, 0, c.stdout + c.stderr);
+  const md = fs.readFileSync(path.join(cmp, 'compare.md'), 'utf8');
+  assert.match(md, /threads=1 against threads=2 in run /);
+  assert.match(md, /\| epoll\/peer-ping\/tcp \| ops\/s \|/);
+  assert.match(md, /server loop threads 1 vs 2/);
+  const bad = spawnSync(process.execPath, [CLI, 'compare', out, out, '--base-threads', '1', '--head-threads', '3', '--out', cmp], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--head-threads 3: no cell with 3 server loop threads in the head results .*it has: 1, 2/);
 });
