@@ -22,6 +22,8 @@ export interface Environment {
 
 /* Libraries the native strategies may link; pkg-config names. */
 const LIBRARIES = ['liburing', 'libuv', 'libevent', 'libssl', 'libxxhash'];
+/* Those Debian ships without a pkg-config file: name -> package. */
+const PACKAGED_LIBRARIES: Record<string, string> = { libev: 'libev-dev', asio: 'libasio-dev' };
 
 function run(cmd: string, args: string[], cwd?: string): string | null {
   try {
@@ -65,6 +67,10 @@ function libraries(): Record<string, string> {
   // One call per library: pkg-config fails as a whole when any one is missing.
   for (const lib of LIBRARIES) {
     const v = run('pkg-config', ['--modversion', lib]);
+    if (v) out[lib] = v;
+  }
+  for (const [lib, pkg] of Object.entries(PACKAGED_LIBRARIES)) {
+    const v = run('dpkg-query', ['-W', '-f=${Version}', pkg]);
     if (v) out[lib] = v;
   }
   return out;

@@ -124,3 +124,10 @@ test('peer-ping at 1000 connections: every strategy holds them all and answers e
     assert.equal(cell.repetitions[0].consistency?.ok, true, cell.id);
   }
 });
+
+test('the run records the versions of the event libraries the strategies link', async () => {
+  const { probeEnvironment } = await import('../harness/environment.js');
+  const libs = probeEnvironment(REPO).libraries;
+  // pkg-config for most; libev and asio have no .pc file on Debian (dpkg's version then).
+  for (const lib of ['liburing', 'libuv', 'libevent', 'libev', 'asio']) assert.ok(libs[lib], `${lib} version recorded: ${JSON.stringify(libs)}`);
+});
